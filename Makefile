@@ -1,0 +1,51 @@
+# `make run` and `make test` do all the set-up on a fresh machine.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+HOST   ?= 127.0.0.1
+PORT   ?= 5000
+
+.PHONY: run test lint format openapi validate browser clean bench
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+## Serve the sample site (seeds instance/site from content/ on first run).
+run: $(STAMP)
+	$(BIN)/cms serve --host $(HOST) --port $(PORT)
+
+## Lint, check formatting, then run the whole test suite (browser tests included).
+test: $(STAMP) browser
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/pytest
+
+## Debian's Chromium, for the browser tests (Playwright cannot download browsers here).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else \
+	    echo "chromium is missing: run 'sudo apt-get install -y chromium'" >&2; exit 1; \
+	  fi; }
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+## Regenerate openapi/openapi.json from the code.
+openapi: $(STAMP)
+	$(BIN)/cms openapi --output openapi/openapi.json
+
+validate: $(STAMP)
+	$(BIN)/cms validate
+
+bench: $(STAMP)
+	$(BIN)/python bench/read_bench.py
+
+clean:
+	rm -rf $(VENV) instance build *.egg-info .pytest_cache .ruff_cache .hypothesis

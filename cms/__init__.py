@@ -1,0 +1,38 @@
+"""A git-backed headless CMS: a Decap CMS site's repository served as a versioned JSON API."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from cms.settings import read_settings
+
+__all__ = ["create_app"]
+
+
+def create_app(test_config: Mapping[str, Any] | None = None):
+    """Build the WSGI app: settings → repository → model check → API → docs → CLI.
+
+    Fails at once, with a message naming the file, the line and the problem, when the content
+    repository or its Decap config cannot be loaded.
+    """
+    from flask import Flask
+
+    from cms.api import init_api
+    from cms.site import open_site
+
+    settings = read_settings(test_config)
+    service = open_site(settings)
+    app = Flask(
+        __name__,
+        instance_path=str(settings["CMS_INSTANCE"]),
+        static_folder="api/static",
+        static_url_path="/static",
+    )
+    app.config.update(settings)
+    app.config["CMS_REPO"] = str(service.store.path)
+    app.config["CMS_BRANCH"] = service.store.branch
+    if test_config:
+        app.config.update({k: v for k, v in test_config.items() if not k.startswith("CMS_")})
+    init_api(app, service)
+    return app

@@ -1,0 +1,73 @@
+"""Everything HTTP: the only package that imports flask or flask_smorest."""
+
+from __future__ import annotations
+
+from flask import Flask, Response, g
+from flask_smorest import Api
+
+from cms.api import collections, entries, refs
+from cms.api.cors import init_cors
+from cms.api.errors import init_errors
+from cms.content import ContentService
+from cms.storage.git import LRU
+
+API_TITLE = "Git-backed CMS"
+API_VERSION = "v1"
+SPEC_DESCRIPTION = """\
+A git repository of Markdown and YAML front-matter files, served as a versioned JSON API.
+The content model is the site's own Decap CMS `config.yml`.
+
+* **Versions are git objects.** Every answer names the commit it was read from in
+  `X-Content-Commit`. `ref=` reads any branch, tag or commit; at a full commit sha the answer
+  is immutable and cached as such.
+* **Validators.** An entry's `ETag` is its version (the blob sha of its file); send it back in
+  `If-None-Match` for a `304 Not Modified`.
+* **Errors** have one shape: `{"code", "status", "message", "errors"}`.
+"""
+
+DOCS_CONFIG = {
+    "API_TITLE": API_TITLE,
+    "API_VERSION": API_VERSION,
+    "OPENAPI_VERSION": "3.1.0",
+    "OPENAPI_URL_PREFIX": "/",
+    "OPENAPI_JSON_PATH": "api/v1/openapi.json",
+    "OPENAPI_SWAGGER_UI_PATH": "docs",
+    "OPENAPI_SWAGGER_UI_URL": "/static/vendor/swagger-ui/",
+    "OPENAPI_REDOC_PATH": "redoc",
+    "OPENAPI_REDOC_URL": "/static/vendor/redoc/redoc.standalone.js",
+    "API_SPEC_OPTIONS": {
+        "info": {"description": SPEC_DESCRIPTION},
+        "servers": [{"url": "/", "description": "This server"}],
+    },
+}
+
+
+def register_blueprints(api: Api) -> None:
+    for module in (collections, entries, refs):
+        api.register_blueprint(module.blp)
+
+
+def init_api(app: Flask, service: ContentService) -> Api:
+    for key, value in DOCS_CONFIG.items():
+        app.config.setdefault(key, value)
+    app.extensions["cms"] = service
+    app.extensions["cms.responses"] = LRU(4096)
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+
+    api = Api(app)
+    register_blueprints(api)
+    init_errors(app)
+    init_cors(app, tuple(app.config.get("CMS_CORS_ORIGINS") or ()))
+
+    @app.after_request
+    def content_commit(response: Response) -> Response:
+        commit = g.get("content_commit")
+        if commit:
+            response.headers["X-Content-Commit"] = commit
+        return response
+
+    @app.get("/healthz")
+    def healthz() -> Response:
+        return Response("ok\n", mimetype="text/plain")
+
+    return api

@@ -1,0 +1,39 @@
+"""What the views share: the content service, the snapshot a request reads, a cache of built
+responses, and turning ``request.args`` into plain lists."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from flask import current_app, g, request
+
+from cms.content import ContentService, Snapshot
+from cms.storage.git import LRU
+
+Built = tuple[bytes, str, dict[str, str]]
+
+
+def service() -> ContentService:
+    return current_app.extensions["cms"]
+
+
+def snapshot() -> Snapshot:
+    """The snapshot at the request's ``ref`` (default: the published branch)."""
+    snap = service().snapshot(request.args.get("ref") or None)
+    g.content_commit = snap.commit
+    return snap
+
+
+def args_lists() -> dict[str, list[str]]:
+    return {key: request.args.getlist(key) for key in request.args}
+
+
+def cached(commit: str, build: Callable[[], Built]) -> Built:
+    """A response body built once per (commit, path, query string): answers at one commit never
+    change, so the same request at the same commit is served from memory."""
+    cache: LRU[tuple[str, str, bytes], Built] = current_app.extensions["cms.responses"]
+    key = (commit, request.path, request.query_string)
+    hit = cache.get(key)
+    if hit is None:
+        hit = cache.put(key, build())
+    return hit

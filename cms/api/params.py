@@ -1,0 +1,61 @@
+"""OpenAPI descriptions of the query parameters that the hot read views take from
+``request.args`` themselves (``@blp.arguments`` costs more than the rest of such a request)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def query(name: str, description: str, schema: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    return {"in": "query", "name": name, "description": description, "schema": schema, **extra}
+
+
+REF = query(
+    "ref",
+    "A branch, a tag or a commit sha (short or full). Default: the published branch. "
+    "A full sha makes the answer immutable (`Cache-Control: immutable`).",
+    {"type": "string"},
+    example="main",
+)
+PAGE = query("page", "Page number, from 1.", {"type": "integer", "minimum": 1, "default": 1})
+PAGE_SIZE = query(
+    "page_size",
+    "Entries per page.",
+    {"type": "integer", "minimum": 1, "maximum": 100, "default": 20},
+)
+SORT = query(
+    "sort",
+    "Comma-separated fields, `-` for descending: `-date,title`. Dotted names reach into "
+    "objects; `slug` and `path` work too. Entries without the field come last.",
+    {"type": "string"},
+    example="-date,title",
+)
+FILTER = query(
+    "filter",
+    "`filter[<field>]=<value>` or `filter[<field>][<op>]=<value>`, op in "
+    "`eq ne lt lte gt gte in contains exists`. Dotted names reach into objects "
+    "(`filter[hero.title]`); `in` takes a comma list; `contains` matches list items, or text "
+    "ignoring case and accents; dates and numbers compare as dates and numbers.",
+    {"type": "object", "additionalProperties": {"type": "string"}},
+    style="deepObject",
+    explode=True,
+    example={"tags": "entrepreneur.e d’intérêt général"},
+)
+FIELDS = query(
+    "fields",
+    "Comma-separated fields to return in `fields` (dotted names for nested ones).",
+    {"type": "string"},
+    example="title,date",
+)
+INCLUDE = query(
+    "include",
+    "Comma-separated relation fields to expand into `included`.",
+    {"type": "string"},
+    example="talents.list",
+)
+BODY = query("body", "Include each entry's `body`.", {"type": "boolean", "default": False})
+RENDER = query(
+    "render",
+    "`html` adds `html`: the body rendered from Markdown to sanitized HTML.",
+    {"type": "string", "enum": ["html"]},
+)

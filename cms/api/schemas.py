@@ -1,0 +1,97 @@
+"""Marshmallow schemas of the API's JSON. The read views build their JSON by hand for speed;
+these schemas document it in the OpenAPI spec."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields
+
+SHA = {"pattern": "^[0-9a-f]{40}$", "example": "478d0a2abbe86093c90f2c5cb21c7f9caba47634"}
+
+
+class ProblemSchema(Schema):
+    field = fields.String(
+        allow_none=True,
+        metadata={"description": "Dotted path of the field (`hero.btn.url`), null for the file."},
+    )
+    message = fields.String(metadata={"example": "is required"})
+
+
+class FileSchema(Schema):
+    name = fields.String(metadata={"example": "accueil"})
+    label = fields.String(metadata={"example": "Page d'accueil"})
+    file = fields.String(metadata={"example": "pages/accueil.md"})
+    fields_ = fields.List(fields.Dict(), data_key="fields")
+
+
+class CollectionSchema(Schema):
+    name = fields.String(metadata={"example": "actualites"})
+    label = fields.String(metadata={"example": "Actualités"})
+    label_singular = fields.String(metadata={"example": "Actualité"})
+    description = fields.String(allow_none=True)
+    kind = fields.String(
+        metadata={"enum": ["folder", "files"], "description": "Decap folder or file collection."}
+    )
+    create = fields.Boolean(metadata={"description": "Entries may be created (folder only)."})
+    delete = fields.Boolean(metadata={"description": "Entries may be deleted."})
+    folder = fields.String(metadata={"description": "Folder collections: the entries' folder."})
+    extension = fields.String()
+    format = fields.String()
+    slug = fields.String(metadata={"description": "Decap slug template for new entries."})
+    path = fields.String(allow_none=True)
+    identifier_field = fields.String()
+    sortable_fields = fields.List(fields.String())
+    fields_ = fields.List(
+        fields.Dict(),
+        data_key="fields",
+        allow_none=True,
+        metadata={"description": "The fields with their widget and options (folder collections)."},
+    )
+    files = fields.List(
+        fields.Nested(FileSchema),
+        allow_none=True,
+        metadata={"description": "File collections: each file with its own fields."},
+    )
+
+
+class CollectionDetailSchema(CollectionSchema):
+    schema = fields.Dict(
+        metadata={"description": "A JSON Schema (2020-12) of the entries' `fields` object."}
+    )
+
+
+class EntrySchema(Schema):
+    collection = fields.String(metadata={"example": "actualites"})
+    slug = fields.String(metadata={"example": "2018-01-16-deuxieme-promotion"})
+    path = fields.String(metadata={"example": "actualites/2018-01-16-deuxieme-promotion.md"})
+    fields_ = fields.Dict(
+        data_key="fields",
+        metadata={
+            "description": "The front matter as the file holds it (dates stay strings).",
+            "example": {"title": "Une 2ème promotion…", "date": "2018-01-15 23:00:00 +01:00"},
+        },
+    )
+    body = fields.String(metadata={"description": "The text after the front matter."})
+    html = fields.String(metadata={"description": "With `render=html`: the body as safe HTML."})
+    version = fields.String(metadata={"description": "Blob sha of the file: the entry's ETag."})
+    commit = fields.String(metadata={"description": "The commit this entry was read from.", **SHA})
+    updated_at = fields.String(
+        allow_none=True, metadata={"description": "Date of the last commit that changed the file."}
+    )
+    updated_by = fields.String(allow_none=True, metadata={"description": "Its author."})
+    problems = fields.List(
+        fields.Nested(ProblemSchema),
+        metadata={"description": "What breaks the model or could not be parsed; empty if none."},
+    )
+    included = fields.Dict(
+        metadata={
+            "description": "With `include=`: each relation field's related entries, "
+            "in the order of its values (null where none matches)."
+        }
+    )
+
+
+class RefSchema(Schema):
+    name = fields.String(metadata={"example": "main"})
+    kind = fields.String(metadata={"enum": ["branch", "tag"]})
+    commit = fields.String(metadata=SHA)
+    published = fields.Boolean(metadata={"description": "The published branch (CMS_BRANCH)."})

@@ -1,0 +1,128 @@
+"""The ``cms`` command: serve, validate, openapi."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from cms.errors import CMSError
+from cms.settings import read_settings
+
+
+def _fail(error: Exception) -> None:
+    message = error.message if isinstance(error, CMSError) else str(error)
+    click.echo(f"error: {message}", err=True)
+    sys.exit(2)
+
+
+@click.group()
+def main() -> None:
+    """A git-backed headless CMS. Settings come from CMS_* environment variables."""
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--workers", default=2, show_default=True, type=int, help="gunicorn workers")
+@click.option("--threads", default=4, show_default=True, type=int, help="threads per worker")
+def serve(host: str, port: int, workers: int, threads: int) -> None:
+    """Serve the API with gunicorn (the same app as `gunicorn 'cms:create_app()'`)."""
+    from gunicorn.app.base import BaseApplication
+
+    from cms import create_app
+
+    try:
+        # Checked once here, so that a broken repository or config stops the command with a
+        # clear message instead of every worker failing in turn.
+        create_app().extensions["cms"].store.close()
+    except (CMSError, ValueError) as exc:
+        _fail(exc)
+
+    class Server(BaseApplication):
+        def load_config(self) -> None:
+            self.cfg.set("bind", f"{host}:{port}")
+            self.cfg.set("workers", workers)
+            self.cfg.set("threads", threads)
+            self.cfg.set("worker_class", "gthread")
+            self.cfg.set("accesslog", "-")
+
+        def load(self):
+            return create_app()
+
+    Server().run()
+
+
+@main.command()
+@click.option("--ref", default=None, help="Branch, tag or commit (default: the published branch).")
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+def validate(ref: str | None, fmt: str) -> None:
+    """Check every entry of every collection against the model.
+
+    Prints one line per problem (`path: field: message`) and exits with 1 if there is any
+    error; unknown widgets are warnings and do not change the exit code.
+    """
+    from cms.content.validation import validate as check
+    from cms.site import open_site
+
+    try:
+        service = open_site(read_settings())
+        snap = service.snapshot(ref)
+        findings = check(snap)
+    except (CMSError, ValueError) as exc:
+        _fail(exc)
+    errors = [f for f in findings if f.severity == "error"]
+    if fmt == "json":
+        click.echo(
+            json.dumps(
+                {
+                    "commit": snap.commit,
+                    "errors": len(errors),
+                    "warnings": len(findings) - len(errors),
+                    "problems": [f.as_dict() for f in findings],
+                },
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
+    else:
+        for finding in findings:
+            click.echo(finding.line())
+        entries = sum(len(snap.entries(c)) for c in snap.collections())
+        click.echo(
+            f"{entries} entries checked at {snap.commit[:12]}: {len(errors)} error(s), "
+            f"{len(findings) - len(errors)} warning(s)",
+            err=True,
+        )
+    service.store.close()
+    sys.exit(1 if errors else 0)
+
+
+def openapi_document() -> str:
+    """The OpenAPI document of the API, as written to openapi/openapi.json."""
+    from flask import Flask
+    from flask_smorest import Api
+
+    from cms.api import DOCS_CONFIG, register_blueprints
+
+    app = Flask("cms")
+    app.config.update(DOCS_CONFIG)
+    api = Api(app)
+    register_blueprints(api)
+    return json.dumps(api.spec.to_dict(), ensure_ascii=False, indent=2, sort_keys=True) + "\n"
+
+
+@main.command()
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None)
+def openapi(output: Path | None) -> None:
+    """Print the OpenAPI document, or write it to --output."""
+    document = openapi_document()
+    if output is None:
+        click.echo(document, nl=False)
+    else:
+        output.write_text(document, encoding="utf-8")
+        click.echo(f"wrote {output}", err=True)

@@ -1,0 +1,200 @@
+"""Parsing a content file into its fields and body, keeping the bytes around them.
+
+A file is split, not re-serialised: ``Document`` remembers the exact text of the front matter,
+its delimiters and the body, so that a later edit can change one key and leave every other byte
+alone. python-frontmatter is not used here: its splitter strips the body and its pattern can
+swallow blank lines after the delimiter, and both break byte-exact round trips.
+
+YAML is read with YAML 1.2 semantics (a plain ``yes`` stays the string Decap meant) and
+timestamps stay the strings the file holds. A file that cannot be parsed is still a Document,
+with what could be read and a list of problems; it never raises.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import tomllib
+from dataclasses import dataclass, field
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.constructor import DuplicateKeyError, SafeConstructor
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+from cms.model.values import plain
+
+_YAML_OPEN = re.compile(r"---[ \t]*\r?\n")
+_YAML_CLOSE = re.compile(r"^(?:---|\.\.\.)[ \t]*(?:\r?\n|\Z)", re.MULTILINE)
+_TOML_OPEN = re.compile(r"\+\+\+[ \t]*\r?\n")
+_TOML_CLOSE = re.compile(r"^\+\+\+[ \t]*(?:\r?\n|\Z)", re.MULTILINE)
+
+
+class _TextTimestamps(SafeConstructor):
+    """A safe constructor that keeps timestamps as the text the file holds."""
+
+
+_TextTimestamps.add_constructor(
+    "tag:yaml.org,2002:timestamp",
+    lambda self, node: self.construct_scalar(node),
+)
+
+
+def _yaml(allow_duplicates: bool) -> YAML:
+    yaml = YAML(typ="safe", pure=True)
+    yaml.Constructor = _TextTimestamps
+    yaml.allow_duplicate_keys = allow_duplicates
+    return yaml
+
+
+_STRICT = _yaml(False)
+_LENIENT = _yaml(True)
+
+
+@dataclass
+class Document:
+    """A parsed file: ``data`` (the fields), ``body``, and the raw text split at the delimiters.
+
+    ``head + matter + tail + body == text`` always holds: ``head`` is the opening delimiter line,
+    ``matter`` the front matter, ``tail`` the closing delimiter line.
+    """
+
+    text: str
+    data: dict[str, Any] = field(default_factory=dict)
+    body: str = ""
+    head: str = ""
+    matter: str = ""
+    tail: str = ""
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def served_body(self) -> str:
+        """The body as the API serves it: without the blank lines that follow the delimiter."""
+        return self.body.lstrip("\r\n")
+
+
+def decode(raw: bytes) -> tuple[str, list[str]]:
+    """UTF-8 text of a file (a BOM dropped); invalid bytes become U+FFFD and a problem."""
+    try:
+        text = raw.decode("utf-8")
+        problems: list[str] = []
+    except UnicodeDecodeError as exc:
+        text = raw.decode("utf-8", errors="replace")
+        problems = [f"the file is not valid UTF-8 (first bad byte at offset {exc.start})"]
+    return text.removeprefix("\ufeff"), problems
+
+
+def parse(raw: bytes | str, fmt: str = "frontmatter") -> Document:
+    """Parse a file in one of Decap's formats (``frontmatter``, ``yaml``, ``json``, ``toml``...)."""
+    if isinstance(raw, bytes):
+        text, problems = decode(raw)
+    else:
+        text, problems = raw, []
+    if fmt in ("yml", "yaml"):
+        doc = Document(text, matter=text)
+        doc.data = _load_yaml(text, 0, doc.problems)
+    elif fmt == "json":
+        doc = Document(text, matter=text)
+        doc.data = _load_json(text, doc.problems)
+    elif fmt == "toml":
+        doc = Document(text, matter=text)
+        doc.data = _load_toml(text, doc.problems)
+    else:
+        doc = _parse_front_matter(text, fmt)
+    doc.problems[:0] = problems
+    return doc
+
+
+def _parse_front_matter(text: str, fmt: str) -> Document:
+    if fmt != "json-frontmatter":
+        for opener, closer, loader in (
+            (_YAML_OPEN, _YAML_CLOSE, "yaml"),
+            (_TOML_OPEN, _TOML_CLOSE, "toml"),
+        ):
+            if fmt == "toml-frontmatter" and loader == "yaml":
+                continue
+            opened = opener.match(text)
+            if not opened:
+                continue
+            closed = closer.search(text, opened.end())
+            if closed is None:
+                return Document(
+                    text,
+                    body=text,
+                    problems=["the front matter has no closing delimiter; read as body"],
+                )
+            doc = Document(
+                text,
+                head=text[: opened.end()],
+                matter=text[opened.end() : closed.start()],
+                tail=closed.group(),
+                body=text[closed.end() :],
+            )
+            if loader == "yaml":
+                doc.data = _load_yaml(doc.matter, 1, doc.problems)
+            else:
+                doc.data = _load_toml(doc.matter, doc.problems)
+            return doc
+    if text.startswith("{"):
+        end = _json_object_end(text)
+        if end is not None:
+            doc = Document(text, matter=text[:end], body=text[end:])
+            doc.data = _load_json(doc.matter, doc.problems)
+            return doc
+    return Document(text, body=text)
+
+
+def _json_object_end(text: str) -> int | None:
+    try:
+        _, end = json.JSONDecoder().raw_decode(text)
+    except ValueError:
+        return None
+    return end
+
+
+def _load_yaml(matter: str, line_offset: int, problems: list[str]) -> dict[str, Any]:
+    if not matter.strip():
+        return {}
+    try:
+        data = _STRICT.load(matter)
+    except DuplicateKeyError as exc:
+        mark = exc.problem_mark
+        where = f"line {mark.line + 1 + line_offset}: " if mark else ""
+        problems.append(f"{where}{exc.problem}".replace("found duplicate key", "duplicate key"))
+        data = _LENIENT.load(matter)
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"line {mark.line + 1 + line_offset}: " if mark else ""
+        problems.append(f"invalid YAML front matter: {where}{exc.problem or exc.context}")
+        return {}
+    except YAMLError as exc:
+        problems.append(f"invalid YAML front matter: {str(exc).splitlines()[0]}")
+        return {}
+    return _mapping(data, problems)
+
+
+def _load_json(text: str, problems: list[str]) -> dict[str, Any]:
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        problems.append(f"invalid JSON: {exc}")
+        return {}
+    return _mapping(data, problems)
+
+
+def _load_toml(text: str, problems: list[str]) -> dict[str, Any]:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        problems.append(f"invalid TOML: {exc}")
+        return {}
+    return _mapping(data, problems)
+
+
+def _mapping(data: Any, problems: list[str]) -> dict[str, Any]:
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        problems.append("the front matter is not a mapping of fields")
+        return {}
+    return plain(data)

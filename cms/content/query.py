@@ -1,0 +1,328 @@
+"""List queries: filters, sort, pagination, field selection and relation includes.
+
+``Query`` is an immutable builder (``Query().where(...).order_by(...).paginate(...)``), and
+``Query.parse`` reads one from a request's query string, checking every name against the
+collection's model so that a typo is a 400 rather than a silently empty page.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import unicodedata
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from cms.content.entry import Entry
+from cms.errors import BadRequest
+from cms.model import Collection, Field
+from cms.model.widgets import BooleanWidget, DatetimeWidget, NumberWidget, RelationWidget
+
+OPERATORS = ("eq", "ne", "lt", "lte", "gt", "gte", "in", "contains", "exists")
+PSEUDO_FIELDS = ("slug", "path")
+MAX_PAGE_SIZE = 100
+DEFAULT_PAGE_SIZE = 20
+_FILTER_KEY = re.compile(r"filter\[([^\[\]]+)\](?:\[([^\[\]]+)\])?")
+_TIMESTAMP = re.compile(
+    r"(\d{4})-(\d{2})-(\d{2})(?:[Tt ](\d{1,2}):(\d{2})(?::(\d{2})(\.\d+)?)?"
+    r"\s*([Zz]|[+-]\d{2}(?::?\d{2})?)?)?"
+)
+
+
+def fold(text: str) -> str:
+    """Case- and accent-insensitive form of a string, for comparisons and sorting."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def parse_timestamp(text: str) -> float | None:
+    """Seconds since the epoch of an ISO 8601 / YAML timestamp (naive means UTC), or None."""
+    match = _TIMESTAMP.fullmatch(text.strip())
+    if not match:
+        return None
+    year, month, day, hour, minute, second, fraction, zone = match.groups()
+    try:
+        moment = dt.datetime(
+            int(year),
+            int(month),
+            int(day),
+            int(hour or 0),
+            int(minute or 0),
+            int(second or 0),
+            int(float(fraction) * 1_000_000) if fraction else 0,
+            tzinfo=dt.UTC,
+        )
+    except ValueError:
+        return None
+    offset = 0
+    if zone and zone not in "Zz":
+        digits = zone[1:].replace(":", "")
+        offset = int(digits[:2]) * 3600 + int(digits[2:4] or 0) * 60
+        offset = -offset if zone[0] == "-" else offset
+    return moment.timestamp() - offset
+
+
+def _kind(item: Field | None) -> str:
+    widget = item.widget if item is not None else None
+    if isinstance(widget, NumberWidget):
+        return "number"
+    if isinstance(widget, BooleanWidget):
+        return "boolean"
+    if isinstance(widget, DatetimeWidget):
+        return "datetime"
+    return "text"
+
+
+def comparable(value: Any, kind: str) -> tuple[int, Any]:
+    """A sort key that orders numbers, dates and text sensibly, and any mix of them safely."""
+    if isinstance(value, bool):
+        return (0, int(value))
+    if isinstance(value, int | float):
+        return (0, value)
+    if isinstance(value, str):
+        if kind == "number":
+            try:
+                return (0, float(value))
+            except ValueError:
+                pass
+        if kind == "datetime":
+            moment = parse_timestamp(value)
+            if moment is not None:
+                return (0, moment)
+        return (1, (fold(value), value))
+    return (2, repr(value))
+
+
+@dataclass(frozen=True)
+class Condition:
+    field: str
+    op: str
+    value: str
+    kind: str
+
+    def matches(self, entry: Entry) -> bool:
+        values = entry.values(self.field)
+        if self.op == "exists":
+            return bool(values) == (self.value == "true")
+        if self.op == "ne":
+            return not any(self._equal(v, self.value) for v in values)
+        if self.op == "eq":
+            return any(self._equal(v, self.value) for v in values)
+        if self.op == "in":
+            options = self.value.split(",")
+            return any(self._equal(v, o) for v in values for o in options)
+        if self.op == "contains":
+            needle = fold(self.value)
+            return any(
+                needle in fold(v) if isinstance(v, str) else self._equal(v, self.value)
+                for v in values
+            )
+        target = comparable(self.value, self.kind)
+        check: Callable[[Any, Any], bool] = {
+            "lt": lambda a, b: a < b,
+            "lte": lambda a, b: a <= b,
+            "gt": lambda a, b: a > b,
+            "gte": lambda a, b: a >= b,
+        }[self.op]
+        for value in values:
+            key = comparable(value, self.kind)
+            if key[0] == target[0] and check(key[1], target[1]):
+                return True
+        return False
+
+    def _equal(self, value: Any, wanted: str) -> bool:
+        if isinstance(value, bool):
+            return wanted == ("true" if value else "false")
+        if isinstance(value, int | float) or self.kind == "number":
+            try:
+                return float(value) == float(wanted)
+            except (TypeError, ValueError):
+                return False
+        if self.kind == "datetime" and isinstance(value, str):
+            a, b = parse_timestamp(value), parse_timestamp(wanted)
+            if a is not None and b is not None:
+                return a == b
+        return str(value) == wanted
+
+
+@dataclass(frozen=True)
+class SortKey:
+    field: str
+    descending: bool
+    kind: str
+
+
+@dataclass(frozen=True)
+class Page:
+    entries: list[Entry]
+    total: int
+    page: int
+    page_size: int
+
+    @property
+    def total_pages(self) -> int:
+        return max(1, -(-self.total // self.page_size))
+
+
+@dataclass(frozen=True)
+class Query:
+    conditions: tuple[Condition, ...] = ()
+    sort: tuple[SortKey, ...] = ()
+    page: int = 1
+    page_size: int = DEFAULT_PAGE_SIZE
+    fields: tuple[str, ...] | None = None
+    include: tuple[str, ...] = ()
+    body: bool = False
+
+    def where(self, field_name: str, op: str, value: str, kind: str = "text") -> Query:
+        return replace(self, conditions=(*self.conditions, Condition(field_name, op, value, kind)))
+
+    def order_by(self, field_name: str, descending: bool = False, kind: str = "text") -> Query:
+        return replace(self, sort=(*self.sort, SortKey(field_name, descending, kind)))
+
+    def paginate(self, page: int, page_size: int) -> Query:
+        return replace(self, page=page, page_size=page_size)
+
+    def run(self, entries: Sequence[Entry]) -> Page:
+        matched = [e for e in entries if all(c.matches(e) for c in self.conditions)]
+        for key in reversed(self.sort):
+            present, missing = [], []
+            for entry in matched:
+                (present if entry.values(key.field) else missing).append(entry)
+            present.sort(
+                key=lambda e, k=key: comparable(e.values(k.field)[0], k.kind),
+                reverse=key.descending,
+            )
+            matched = present + missing
+        start = (self.page - 1) * self.page_size
+        return Page(
+            matched[start : start + self.page_size], len(matched), self.page, self.page_size
+        )
+
+    # -- from a query string ------------------------------------------------------------------
+
+    @classmethod
+    def parse(cls, args: Mapping[str, Sequence[str]], collection: Collection) -> Query:
+        """Read a query from query-string arguments (each name with its list of values)."""
+        query = cls()
+        errors: dict[str, str] = {}
+
+        def one(name: str) -> str | None:
+            values = args.get(name)
+            if not values:
+                return None
+            if len(values) > 1:
+                errors[name] = "give this parameter once"
+            return values[-1]
+
+        page = _positive(one("page"), "page", 1, None, errors)
+        page_size = _positive(
+            one("page_size"), "page_size", DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, errors
+        )
+        query = query.paginate(page, page_size)
+        body = one("body")
+        if body is not None:
+            if body not in ("true", "false"):
+                errors["body"] = "must be true or false"
+            query = replace(query, body=body == "true")
+
+        for name, values in args.items():
+            if not name.startswith("filter"):
+                continue
+            match = _FILTER_KEY.fullmatch(name)
+            if not match:
+                errors[name] = "write filter[<field>]=<value> or filter[<field>][<op>]=<value>"
+                continue
+            dotted, op = match.group(1), match.group(2) or "eq"
+            item = _known_field(collection, dotted, name, errors)
+            if op not in OPERATORS:
+                errors[name] = f"unknown operator {op!r}; use one of {', '.join(OPERATORS)}"
+                continue
+            if dotted not in PSEUDO_FIELDS and item is None:
+                continue
+            kind = _kind(item)
+            for value in values:
+                problem = _check_value(op, value, kind)
+                if problem:
+                    errors[name] = problem
+                else:
+                    query = query.where(dotted, op, value, kind)
+
+        sort = one("sort")
+        if sort is not None:
+            for raw in sort.split(","):
+                name = raw.strip()
+                descending = name.startswith("-")
+                name = name.lstrip("-+")
+                if not name:
+                    errors["sort"] = "an empty sort field"
+                    continue
+                item = _known_field(collection, name, "sort", errors)
+                if item is not None or name in PSEUDO_FIELDS:
+                    query = query.order_by(name, descending, _kind(item))
+
+        fields = one("fields")
+        if fields is not None:
+            names = tuple(n.strip() for n in fields.split(",") if n.strip())
+            for name in names:
+                _known_field(collection, name, "fields", errors)
+            query = replace(query, fields=names)
+
+        include = one("include")
+        if include is not None:
+            names = tuple(n.strip() for n in include.split(",") if n.strip())
+            for name in names:
+                item = _known_field(collection, name, "include", errors)
+                if item is not None and not isinstance(item.widget, RelationWidget):
+                    errors["include"] = f"{name!r} is not a relation field"
+            query = replace(query, include=names)
+
+        if errors:
+            raise BadRequest("the query parameters are not valid", {"query": errors})
+        return query
+
+
+def _positive(
+    raw: str | None, name: str, default: int, high: int | None, errors: dict[str, str]
+) -> int:
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        errors[name] = f"must be a whole number, not {raw!r}"
+        return default
+    if value < 1 or (high is not None and value > high):
+        errors[name] = f"must be between 1 and {high}" if high else "must be 1 or more"
+        return default
+    return value
+
+
+def _known_field(
+    collection: Collection, dotted: str, param: str, errors: dict[str, str]
+) -> Field | None:
+    if dotted in PSEUDO_FIELDS and param != "include":
+        return None
+    item = collection.field_at(dotted)
+    if item is None:
+        errors[param] = f"collection {collection.name!r} has no field {dotted!r}"
+    return item
+
+
+def _check_value(op: str, value: str, kind: str) -> str | None:
+    if op == "exists":
+        return None if value in ("true", "false") else "exists takes true or false"
+    if op in ("lt", "lte", "gt", "gte"):
+        if kind == "number":
+            try:
+                float(value)
+            except ValueError:
+                return f"{value!r} is not a number"
+        if kind == "datetime" and parse_timestamp(value) is None:
+            return f"{value!r} is not a date (YYYY-MM-DD or an ISO 8601 date-time)"
+        if kind == "boolean":
+            return f"{op} does not apply to a true/false field"
+    if kind == "boolean" and op in ("eq", "ne") and value not in ("true", "false"):
+        return "a true/false field is compared with true or false"
+    return None

@@ -1,0 +1,215 @@
+"""The read use cases: collections, entries and lists at one commit of the content repository.
+
+``ContentService.snapshot(ref)`` resolves a ref to one commit and loads the content model that
+commit holds; every answer of that ``Snapshot`` comes from that commit and says so. Parsed
+entries are cached by (config blob, collection, blob sha): a file that did not change is parsed
+once, whatever commit or branch it is read at.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from typing import Any
+
+from cms.content.document import parse
+from cms.content.entry import Entry, EntryProblem
+from cms.content.query import Page, Query
+from cms.content.render import render_markdown
+from cms.errors import ConfigError, NotFound
+from cms.model import Collection, Model, load_model
+from cms.model.problems import format_path
+from cms.model.widgets import RelationWidget
+from cms.storage import GitStore
+from cms.storage.git import LRU, TreeEntry
+
+MAX_SLUG_LENGTH = 512
+
+
+def nfc(text: str) -> str:
+    return unicodedata.normalize("NFC", text)
+
+
+def relation_key(value: Any) -> str:
+    """Relation values match after Unicode normalisation and trimming (``"Adnène "``)."""
+    return nfc(str(value)).strip()
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The content at one commit: its model, collections and entries."""
+
+    service: ContentService
+    commit: str
+    model: Model
+    config_sha: str
+
+    def collection(self, name: str) -> Collection:
+        collection = self.model.collection(name)
+        if collection is None:
+            raise NotFound(f"no collection named {name!r}", {"collection": name})
+        return collection
+
+    def collections(self) -> list[Collection]:
+        return list(self.model.collections.values())
+
+    # -- entries ------------------------------------------------------------------------------
+
+    def files(self, collection: Collection) -> list[tuple[str, TreeEntry]]:
+        """(slug, blob) of each file of the collection at this commit, in a stable order."""
+        store = self.service.store
+        if collection.kind == "files":
+            found = []
+            for item in collection.files.values():
+                blob = store.blob_at(self.commit, item.path)
+                if blob is not None:
+                    found.append((item.name, blob))
+            return found
+        listed = store.list_tree(self.commit, collection.folder, collection.depth)
+        found = []
+        for blob in listed:
+            slug = collection.slug_for_path(blob.path)
+            if slug is not None:
+                found.append((slug, blob))
+        found.sort(key=lambda pair: pair[0])
+        return found
+
+    def entries(self, collection: Collection) -> list[Entry]:
+        """Every entry of a collection (its ``filter`` applied), without history."""
+        entries = [self._entry(collection, slug, blob) for slug, blob in self.files(collection)]
+        if collection.filter is not None:
+            entries = [e for e in entries if collection.filter.accepts(e.fields)]
+        return entries
+
+    def entry(self, collection: Collection, slug: str) -> Entry:
+        """One entry, with the last commit that changed it."""
+        wanted = nfc(slug)
+        blob = self._find(collection, wanted)
+        if blob is None:
+            raise NotFound(
+                f"no entry {slug!r} in collection {collection.name!r}",
+                {"collection": collection.name, "slug": slug},
+            )
+        entry = self._entry(collection, wanted, blob)
+        if collection.filter is not None and not collection.filter.accepts(entry.fields):
+            raise NotFound(
+                f"no entry {slug!r} in collection {collection.name!r}",
+                {"collection": collection.name, "slug": slug},
+            )
+        return self.with_history([entry])[0]
+
+    def _find(self, collection: Collection, slug: str) -> TreeEntry | None:
+        if not slug or len(slug) > MAX_SLUG_LENGTH or "\x00" in slug:
+            return None
+        if collection.kind == "files":
+            item = collection.file_for(slug)
+            return self.service.store.blob_at(self.commit, item.path) if item else None
+        for candidate, blob in self.files(collection):
+            if candidate == slug:
+                return blob
+        return None
+
+    def _entry(self, collection: Collection, slug: str, blob: TreeEntry) -> Entry:
+        key = (self.config_sha, collection.name, slug, blob.sha)
+        cached = self.service.entries.get(key)
+        if cached is None:
+            cached = self.service.entries.put(key, self._parse(collection, slug, blob))
+        return replace(cached, commit=self.commit) if cached.commit != self.commit else cached
+
+    def _parse(self, collection: Collection, slug: str, blob: TreeEntry) -> Entry:
+        document = parse(self.service.store.read_blob(blob.sha), collection.format_for(slug))
+        problems = [EntryProblem(None, message) for message in document.problems]
+        body = document.served_body
+        has_body = collection.fields_for(slug).body is not None
+        collection.check(
+            slug,
+            document.data,
+            body if has_body else None,
+            lambda path, message: problems.append(EntryProblem(format_path(path), message)),
+        )
+        return Entry(
+            collection=collection.name,
+            slug=slug,
+            path=blob.path,
+            version=blob.sha,
+            fields=document.data,
+            body=body,
+            problems=tuple(problems),
+            commit=self.commit,
+        )
+
+    def with_history(self, entries: list[Entry]) -> list[Entry]:
+        """The entries with ``updated_at``/``updated_by`` from the last commit that touched them."""
+        changes = self.service.store.last_changes(self.commit, [e.path for e in entries])
+        return [e.at(self.commit, changes.get(e.path)) for e in entries]
+
+    def render(self, entry: Entry) -> str:
+        key = ("html", entry.version)
+        cached = self.service.html.get(key)
+        if cached is None:
+            cached = self.service.html.put(key, render_markdown(entry.body))
+        return cached
+
+    # -- lists --------------------------------------------------------------------------------
+
+    def query(self, collection: Collection, query: Query) -> Page:
+        page = query.run(self.entries(collection))
+        entries = self.with_history(page.entries)
+        if query.include:
+            entries = self.include(collection, entries, query.include)
+        return replace(page, entries=entries)
+
+    def include(
+        self, collection: Collection, entries: list[Entry], names: Iterable[str]
+    ) -> list[Entry]:
+        """Expand relation fields: ``included[name]`` holds the entries each value points at
+        (``null`` where none matches), in the order of the values. One lookup table per
+        related collection, whatever the number of entries."""
+        expanded = [dict(e.included) for e in entries]
+        for name in names:
+            item = collection.field_at(name)
+            if item is None or not isinstance(item.widget, RelationWidget):
+                continue
+            widget = item.widget
+            table = self.relation_table(widget.collection, widget.value_field)
+            for index, entry in enumerate(entries):
+                values = entry.values(name)
+                related = [table.get(relation_key(v)) for v in values]
+                dicts = [r.as_dict(body=False) if r is not None else None for r in related]
+                expanded[index][name] = dicts if widget.multiple else (dicts[0] if dicts else None)
+        return [replace(e, included=inc) for e, inc in zip(entries, expanded, strict=True)]
+
+    def relation_table(self, collection_name: str, value_field: str) -> dict[str, Entry]:
+        target = self.collection(collection_name)
+        table: dict[str, Entry] = {}
+        for entry in self.entries(target):
+            for value in entry.values(value_field):
+                table.setdefault(relation_key(value), entry)
+        return table
+
+
+class ContentService:
+    """Snapshots of one repository, with the caches they share."""
+
+    def __init__(self, store: GitStore, config_path: str) -> None:
+        self.store = store
+        self.config_path = config_path.strip("/")
+        self.models: LRU[str, Model] = LRU(16)
+        self.entries: LRU[tuple[str, str, str, str], Entry] = LRU(50_000)
+        self.html: LRU[tuple[str, str], str] = LRU(2_000)
+
+    def snapshot(self, ref: str | None = None) -> Snapshot:
+        commit = self.store.resolve(ref)
+        return self.snapshot_at(commit)
+
+    def snapshot_at(self, commit: str) -> Snapshot:
+        blob = self.store.blob_at(commit, self.config_path)
+        if blob is None:
+            raise ConfigError(self.config_path, f"no such file at commit {commit[:12]}")
+        model = self.models.get(blob.sha)
+        if model is None:
+            model = self.models.put(
+                blob.sha, load_model(self.store.read_blob(blob.sha), self.config_path)
+            )
+        return Snapshot(self, commit, model, blob.sha)

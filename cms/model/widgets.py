@@ -1,0 +1,596 @@
+"""Decap's standard widgets, one small class each, in one registry.
+
+A widget knows three things about the values of its field: how to check one (``check``), which
+JSON Schema describes them (``schema``), and which fields it nests (``children``). Adding a widget
+is adding one class with ``@register``. A widget name that is not in the registry gets
+``UnknownWidget``, which accepts any value; ``cms validate`` reports the field.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from cms.model.problems import FieldPath, Problem
+
+if TYPE_CHECKING:
+    from cms.model.fields import Field
+
+WIDGETS: dict[str, type[Widget]] = {}
+
+Report = Callable[[FieldPath, str], None]
+
+
+class OptionError(ValueError):
+    """A widget option is malformed; the config loader adds the file and line."""
+
+
+def register(cls: type[Widget]) -> type[Widget]:
+    WIDGETS[cls.name] = cls
+    return cls
+
+
+def is_empty(value: Any) -> bool:
+    return value is None or value == "" or value == [] or value == {}
+
+
+def type_name(value: Any) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "an object"
+    return "null" if value is None else type(value).__name__
+
+
+def _bound(options: Mapping[str, Any], key: str) -> float | None:
+    value = options.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise OptionError(f"`{key}` must be a number, got {value!r}")
+    return value
+
+
+class Widget:
+    """A widget with no rule of its own: any string."""
+
+    name: ClassVar[str] = ""
+    json_type: ClassVar[str | None] = "string"
+
+    def __init__(self, field: Field, options: Mapping[str, Any]) -> None:
+        self.field = field
+        self.options = options
+
+    def children(self) -> tuple[Field, ...]:
+        return ()
+
+    def missing_is_empty(self) -> bool:
+        """Whether a missing value counts as empty for ``required``."""
+        return True
+
+    def check(self, value: Any, path: FieldPath, report: Report) -> None:
+        if not isinstance(value, str):
+            report(path, f"must be a string, not {type_name(value)}")
+            return
+        self.field.check_pattern(value, path, report)
+
+    def schema(self) -> dict[str, Any]:
+        return {"type": self.json_type} if self.json_type else {}
+
+
+@register
+class StringWidget(Widget):
+    name = "string"
+
+
+@register
+class TextWidget(Widget):
+    name = "text"
+
+
+@register
+class MarkdownWidget(Widget):
+    name = "markdown"
+
+
+@register
+class ColorWidget(Widget):
+    name = "color"
+
+
+@register
+class HiddenWidget(Widget):
+    """Any value; Decap fills it from ``default`` and shows no input, so it is never required."""
+
+    name = "hidden"
+    json_type = None
+
+    def missing_is_empty(self) -> bool:
+        return False
+
+    def check(self, value: Any, path: FieldPath, report: Report) -> None:
+        if isinstance(value, str):
+            self.field.check_pattern(value, path, report)
+
+
+@register
+class BooleanWidget(Widget):
+    """A missing boolean reads as ``false`` in Decap's editor, so it never counts as empty."""
+
+    name = "boolean"
+    json_type = "boolean"
+
+    def missing_is_empty(self) -> bool:
+        return False
+
+    def check(self, value: Any, path: FieldPath, report: Report) -> None:
+        if not isinstance(value, bool):
+            report(path, f"must be true or false, not {type_name(value)}")
+
+
+@register
+class NumberWidget(Widget):
+    """``value_type: int`` or ``float`` stores a number; any other value stores a numeric string."""
+
+    name = "number"
+
+    def __init__(self, field: Field, options: Mapping[str, Any]) -> None:
+        super().__init__(field, options)
+        self.value_type = options.get("value_type")
+        self.min = _bound(options, "min")
+        self.max = _bound(options, "max")
+        step = options.get("step")
+        if step is not None and (isinstance(step, bool) or not isinstance(step, int | float)):
+            raise OptionError(f"`step` must be a number, got {step!r}")
+
+    def check(self, value: Any, path: FieldPath, report: Report) -> None:
+        number: float
+        if self.value_type == "int":
+            if isinstance(value, bool) or not isinstance(value, int):
+                report(path, f"must be a whole number, not {type_name(value)}")
+                return
+            number = value
+        elif self.value_type == "float":
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                report(path, f"must be a number, not {type_name(value)}")
+                return
+            number = float(value)
+        else:
+            try:
+                if isinstance(value, bool):
+                    raise ValueError
+                number = float(value)
+            except (TypeError, ValueError):
+                report(path, f"must be a number, not {value!r}")
+                return
+        if math.isnan(number) or math.isinf(number):
+            report(path, "must be a finite number")
+            return
+        if self.min is not None and number < self.min:
+            report(path, f"must be at least {_number(self.min)}")
+        if self.max is not None and number > self.max:
+            report(path, f"must be at most {_number(self.max)}")
+
+    def schema(self) -> dict[str, Any]:
+        if self.value_type == "int":
+            schema: dict[str, Any] = {"type": "integer"}
+        elif self.value_type == "float":
+            schema = {"type": "number"}
+        else:
+            return {"type": ["number", "string"]}
+        if self.min is not None:
+            schema["minimum"] = self.min
+        if self.max is not None:
+            schema["maximum"] = self.max
+        return schema
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
+# Moment.js format tokens, as Decap's datetime widget writes them, to regular expressions.
+_MOMENT_TOKENS = [
+    ("YYYY", r"\d{4}"),
+    ("YY", r"\d{2}"),
+    ("MMMM", r"[^\W\d_]+"),
+    ("MMM", r"[^\W\d_]+\.?"),
+    ("MM", r"\d{2}"),
+    ("M", r"\d{1,2}"),
+    ("DD", r"\d{2}"),
+    ("Do", r"\d{1,2}\w*"),
+    ("D", r"\d{1,2}"),
+    ("HH", r"\d{2}"),
+    ("H", r"\d{1,2}"),
+    ("hh", r"\d{2}"),
+    ("h", r"\d{1,2}"),
+    ("mm", r"\d{2}"),
+    ("m", r"\d{1,2}"),
+    ("ss", r"\d{2}"),
+    ("s", r"\d{1,2}"),
+    ("SSS", r"\d{3}"),
+    ("SS", r"\d{2}"),
+    ("S", r"\d"),
+    ("ZZ", r"[+-]\d{4}"),
+    ("Z", r"(?:Z|[+-]\d{2}:\d{2})"),
+    ("A", r"(?:AM|PM)"),
+    ("a", r"(?:am|pm)"),
+    ("X", r"\d+"),
+    ("x", r"\d+"),
+]
+_MOMENT_RE = re.compile("|".join(re.escape(token) for token, _ in _MOMENT_TOKENS) + r"|\[[^\]]*\]")
+_ISO_DATETIME = re.compile(
+    r"\d{4}-\d{2}-\d{2}"
+    r"(?:[Tt ]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:[Zz]|[+-]\d{2}(?::?\d{2})?)?)?"
+)
+
+
+def moment_pattern(fmt: str) -> re.Pattern[str]:
+    """A regular expression matching the strings a moment.js format produces."""
+    regex = dict(_MOMENT_TOKENS)
+    parts: list[str] = []
+    position = 0
+    for match in _MOMENT_RE.finditer(fmt):
+        parts.append(re.escape(fmt[position : match.start()]))
+        token = match.group()
+        parts.append(re.escape(token[1:-1]) if token.startswith("[") else regex[token])
+        position = match.end()
+    parts.append(re.escape(fmt[position:]))
+    return re.compile("".join(parts))
+
+
+@register
+class DatetimeWidget(Widget):
+    """A date or date-time string: ISO 8601 / YAML timestamp, or the field's moment ``format``."""
+
+    name = "datetime"
+
+    def __init__(self, field: Field, options: Mapping[str, Any]) -> None:
+        super().__init__(field, options)
+        fmt = options.get("format")
+        if fmt is not None and not isinstance(fmt, str):
+            raise OptionError(f"`format` must be a string, got {fmt!r}")
+        self.format = fmt
+        self.format_re = moment_pattern(fmt) if fmt else None
+
+    def check(self, value: Any, path: FieldPath, report: Report) -> None:
+        if not isinstance(value, str):
+            report(path, f"must be a date string, not {type_name(value)}")
+            return
+        text = value.strip()
+        if _ISO_DATETIME.fullmatch(text):
+            return
+        if self.format_re is not None and self.format_re.fullmatch(text):
+            return
+        expected = f" in the format {self.format}" if self.format else ""
+        report(path, f"must be a date{expected}, not {value!r}")
+
+    def schema(self) -> dict[str, Any]:
+        schema: dict[str, Any] = {"type": "string"}
+        if not self.format:
+            schema["format"] = "date-time"
+        return schema
+
+
+class _MultipleWidget(Widget):
+    """A widget whose value is one item, or a list of items with ``multiple: true``."""
+
+    def __init__(self, field: Field, options: Mapping[str, Any]) -> None:
+        super().__init__(field, options)
+        self.multiple = bool(options.get("multiple", False))
+        self.min = _bound(options, "min")
+        self.max = _bound(options, "max")
+
+    def check(self, value: Any, path: FieldPath, report: Report) -> None:
+        if not self.multiple:
+            self.check_item(value, path, report)
+            return
+        if not isinstance(value, list):
+            report(path, f"must be a list, not {type_name(value)}")
+            return
+        _check_count(value, self.min, self.max, path, report)
+        for index, item in enumerate(value):
+            self.check_item(item, (*path, index), report)
+
+    def check_item(self, value: Any, path: FieldPath, report: Report) -> None:
+        super().check(value, path, report)
+
+    def item_schema(self) -> dict[str, Any]:
+        return {"type": "string"}
+
+    def schema(self) -> dict[str, Any]:
+        if not self.multiple:
+            return self.item_schema()
+        schema: dict[str, Any] = {"type": "array", "items": self.item_schema()}
+        if self.min is not None:
+            schema["minItems"] = int(self.min)
+        if self.max is not None:
+            schema["maxItems"] = int(self.max)
+        return schema
+
+
+def _check_count(
+    items: list[Any], low: float | None, high: float | None, path: FieldPath, report: Report
+) -> None:
+    if low is not None and len(items) < low:
+        report(path, f"must have at least {_number(low)} items")
+    if high is not None and len(items) > high:
+        report(path, f"must have at most {_number(high)} items")
+
+
+@register
+class SelectWidget(_MultipleWidget):
+    """``options``: strings, or ``{label, value}`` objects; the stored value is ``value``."""
+
+    name = "select"
+
+    def __init__(self, field: Field, options: Mapping[str, Any]) -> None:
+        super().__init__(field, options)
+        raw = options.get("options")
+        if not isinstance(raw, list) or not raw:
+            raise OptionError("a select widget needs a non-empty `options` list")
+        self.values: list[Any] = []
+        for option in raw:
+            if isinstance(option, Mapping):
+                if "value" not in option:
+                    raise OptionError(f"select option {dict(option)!r} has no `value`")
+                self.values.append(option["value"])
+            else:
+                self.values.append(option)
+
+    def check_item(self, value: Any, path: FieldPath, report: Report) -> None:
+        if value not in self.values:
+            allowed = ", ".join(repr(v) for v in self.values)
+            report(path, f"must be one of {allowed}, not {value!r}")
+
+    def item_schema(self) -> dict[str, Any]:
+        return {"enum": list(self.values)}
+
+
+@register
+class RelationWidget(_MultipleWidget):
+    """A reference to entries of another collection by their ``value_field``.
+
+    Whether the referenced entry exists is checked across collections by the validator.
+    """
+
+    name = "relation"
+
+    def __init__(self, field: Field, options: Mapping[str, Any]) -> None:
+        super().__init__(field, options)
+        collection = options.get("collection")
+        value_field = options.get("value_field")
+        if not isinstance(collection, str) or not collection:
+            raise OptionError("a relation widget needs `collection`")
+        if not isinstance(value_field, str) or not value_field:
+            raise OptionError("a relation widget needs `value_field`")
+        self.collection = collection
+        self.value_field = value_field
+
+    def check_item(self, value: Any, path: FieldPath, report: Report) -> None:
+        if isinstance(value, bool) or not isinstance(value, str | int | float):
+            report(path, f"must be a string, not {type_name(value)}")
+
+    def item_schema(self) -> dict[str, Any]:
+        return {"type": ["string", "number"], "x-relation": f"{self.collection}.{self.value_field}"}
+
+
+@register
+class ImageWidget(_MultipleWidget):
+    """A media path or URL; several with ``multiple`` (Decap's media library ``multiple``)."""
+
+    name = "image"
+
+    def __init__(self, field: Field, options: Mapping[str, Any]) -> None:
+        super().__init__(field, options)
+        library = options.get("media_library")
+        if isinstance(library, Mapping) and isinstance(library.get("config"), Mapping):
+            self.multiple = self.multiple or bool(library["config"].get("multiple", False))
+
+    def check(self, value: Any, path: FieldPath, report: Report) -> None:
+        if self.multiple and isinstance(value, str):
+            self.check_item(value, path, report)
+            return
+        super().check(value, path, report)
+
+
+@register
+class FileWidget(ImageWidget):
+    name = "file"
+
+
+@register
+class CodeWidget(Widget):
+    """A string with ``output_code_only: true``, else an object ``{code, lang}`` (keys settable)."""
+
+    name = "code"
+    json_type = None
+
+    def __init__(self, field: Field, options: Mapping[str, Any]) -> None:
+        super().__init__(field, options)
+        keys = options.get("keys") or {}
+        self.code_key = keys.get("code", "code") if isinstance(keys, Mapping) else "code"
+        self.lang_key = keys.get("lang", "lang") if isinstance(keys, Mapping) else "lang"
+        self.code_only = bool(options.get("output_code_only", False))
+
+    def check(self, value: Any, path: FieldPath, report: Report) -> None:
+        if isinstance(value, str):
+            return
+        if not self.code_only and isinstance(value, dict):
+            for key in (self.code_key, self.lang_key):
+                if key in value and value[key] is not None and not isinstance(value[key], str):
+                    report((*path, key), f"must be a string, not {type_name(value[key])}")
+            return
+        expected = "a string" if self.code_only else f"a string or {{{self.code_key}, ...}}"
+        report(path, f"must be {expected}, not {type_name(value)}")
+
+    def schema(self) -> dict[str, Any]:
+        if self.code_only:
+            return {"type": "string"}
+        props = {self.code_key: {"type": "string"}, self.lang_key: {"type": "string"}}
+        return {"anyOf": [{"type": "string"}, {"type": "object", "properties": props}]}
+
+
+@register
+class MapWidget(Widget):
+    """A GeoJSON geometry, stored as a JSON string."""
+
+    name = "map"
+
+    def check(self, value: Any, path: FieldPath, report: Report) -> None:
+        if not isinstance(value, str):
+            report(path, f"must be a GeoJSON string, not {type_name(value)}")
+            return
+        try:
+            geometry = json.loads(value)
+        except ValueError:
+            report(path, "must be GeoJSON, and is not valid JSON")
+            return
+        if not isinstance(geometry, dict) or not isinstance(geometry.get("type"), str):
+            report(path, "must be a GeoJSON geometry with a `type`")
+
+
+class _NestingWidget(Widget):
+    """Shared by object and list: ``fields`` or ``types`` (a choice of objects by ``typeKey``)."""
+
+    json_type = None
+
+    def __init__(self, field: Field, options: Mapping[str, Any]) -> None:
+        super().__init__(field, options)
+        self.fields: tuple[Field, ...] = field.build_children(options.get("fields"), "fields")
+        self.type_key = str(options.get("typeKey", "type"))
+        self.types: dict[str, tuple[Field, ...]] = {}
+        raw_types = options.get("types")
+        if raw_types is not None:
+            if not isinstance(raw_types, list):
+                raise OptionError("`types` must be a list of objects with `name` and `fields`")
+            for raw in raw_types:
+                if not isinstance(raw, Mapping) or not isinstance(raw.get("name"), str):
+                    raise OptionError("each of `types` needs a `name`")
+                self.types[raw["name"]] = field.build_children(raw.get("fields"), "fields")
+
+    def children(self) -> tuple[Field, ...]:
+        nested = list(self.fields)
+        for fields in self.types.values():
+            nested.extend(fields)
+        return tuple(nested)
+
+    def check_object(self, value: Any, path: FieldPath, report: Report) -> None:
+        if not isinstance(value, dict):
+            report(path, f"must be an object, not {type_name(value)}")
+            return
+        fields = self.fields
+        if self.types:
+            kind = value.get(self.type_key)
+            if kind not in self.types:
+                names = ", ".join(repr(name) for name in self.types)
+                report((*path, self.type_key), f"must be one of {names}, not {kind!r}")
+                return
+            fields = self.types[kind]
+        for child in fields:
+            child.check(value.get(child.name), child.name in value, (*path, child.name), report)
+
+    def object_schema(self) -> dict[str, Any]:
+        if self.types:
+            variants = []
+            for kind, fields in self.types.items():
+                schema = _object_schema(fields)
+                schema["properties"][self.type_key] = {"const": kind}
+                schema.setdefault("required", []).insert(0, self.type_key)
+                variants.append(schema)
+            return {"oneOf": variants}
+        return _object_schema(self.fields)
+
+
+def _object_schema(fields: tuple[Field, ...]) -> dict[str, Any]:
+    schema: dict[str, Any] = {
+        "type": "object",
+        "properties": {f.name: f.schema() for f in fields},
+    }
+    required = [f.name for f in fields if f.required and f.widget.missing_is_empty()]
+    if required:
+        schema["required"] = required
+    return schema
+
+
+@register
+class ObjectWidget(_NestingWidget):
+    name = "object"
+
+    def check(self, value: Any, path: FieldPath, report: Report) -> None:
+        self.check_object(value, path, report)
+
+    def schema(self) -> dict[str, Any]:
+        return self.object_schema()
+
+
+@register
+class ListWidget(_NestingWidget):
+    """A list of objects (``fields``/``types``), of one widget's values (``field``), or strings."""
+
+    name = "list"
+
+    def __init__(self, field: Field, options: Mapping[str, Any]) -> None:
+        super().__init__(field, options)
+        single = options.get("field")
+        self.item: Field | None = None
+        if single is not None:
+            (self.item,) = field.build_children([single], "field")
+        self.min = _bound(options, "min")
+        self.max = _bound(options, "max")
+
+    def children(self) -> tuple[Field, ...]:
+        return (self.item,) if self.item is not None else super().children()
+
+    def check(self, value: Any, path: FieldPath, report: Report) -> None:
+        if not isinstance(value, list):
+            report(path, f"must be a list, not {type_name(value)}")
+            return
+        _check_count(value, self.min, self.max, path, report)
+        for index, item in enumerate(value):
+            item_path = (*path, index)
+            if self.item is not None:
+                self.item.check(item, True, item_path, report)
+            elif self.fields or self.types:
+                self.check_object(item, item_path, report)
+            elif not isinstance(item, str | int | float) or isinstance(item, bool):
+                report(item_path, f"must be a string, not {type_name(item)}")
+
+    def schema(self) -> dict[str, Any]:
+        if self.item is not None:
+            items = self.item.schema()
+        elif self.fields or self.types:
+            items = self.object_schema()
+        else:
+            items = {"type": "string"}
+        schema: dict[str, Any] = {"type": "array", "items": items}
+        if self.min is not None:
+            schema["minItems"] = int(self.min)
+        if self.max is not None:
+            schema["maxItems"] = int(self.max)
+        return schema
+
+
+class UnknownWidget(Widget):
+    """A widget this server does not know (a site's custom widget): any value is accepted."""
+
+    json_type = None
+
+    def check(self, value: Any, path: FieldPath, report: Report) -> None:
+        return None
+
+
+def problems_of(field: Field, value: Any, present: bool = True) -> list[Problem]:
+    """Every problem of one field's value, as a list (a convenience for tests and tools)."""
+    found: list[Problem] = []
+    field.check(value, present, (field.name,), lambda p, m: found.append(Problem(p, m)))
+    return found

@@ -1,0 +1,87 @@
+"""One table of settings: name, default, help. Read from the environment with the prefix ``CMS_``.
+
+``create_app(test_config)`` takes the same names (``{"CMS_REPO": ...}``). The README's settings
+table is checked against this one by a test.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: str | None
+    help: str
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting(
+        "CMS_REPO",
+        None,
+        "Path of the content git repository (a work tree). Unset: `instance/site`, seeded from "
+        "the project's `content/` on first start.",
+    ),
+    Setting("CMS_BRANCH", None, "The published branch. Unset: the repository's current branch."),
+    Setting(
+        "CMS_CONFIG",
+        "admin/config.yml",
+        "Repository-relative path of the Decap `config.yml` that defines the content model.",
+    ),
+    Setting(
+        "CMS_INSTANCE",
+        "instance",
+        "Folder for tokens, index and queues; never inside the content repository.",
+    ),
+    Setting("CMS_PUBLIC_READ", "true", "Anonymous clients may read the published branch."),
+    Setting(
+        "CMS_CORS_ORIGINS",
+        "",
+        "Comma-separated origins allowed to call the API from a browser (`*` for any).",
+    ),
+)
+
+TRUE = {"1", "true", "yes", "on"}
+FALSE = {"0", "false", "no", "off", ""}
+
+
+def parse_bool(name: str, value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in TRUE:
+        return True
+    if lowered in FALSE:
+        return False
+    raise ValueError(f"{name}: expected true or false, got {value!r}")
+
+
+def read_settings(
+    overrides: Mapping[str, object] | None = None, environ: Mapping[str, str] | None = None
+) -> dict[str, object]:
+    """Every setting's value: ``overrides`` first, then the environment, then the default."""
+    environ = os.environ if environ is None else environ
+    overrides = overrides or {}
+    values: dict[str, object] = {}
+    for setting in SETTINGS:
+        if setting.name in overrides:
+            values[setting.name] = overrides[setting.name]
+        elif setting.name in environ:
+            values[setting.name] = environ[setting.name]
+        else:
+            values[setting.name] = setting.default
+    public = values["CMS_PUBLIC_READ"]
+    if isinstance(public, str):
+        values["CMS_PUBLIC_READ"] = parse_bool("CMS_PUBLIC_READ", public)
+    origins = values["CMS_CORS_ORIGINS"]
+    if isinstance(origins, str):
+        values["CMS_CORS_ORIGINS"] = tuple(o.strip() for o in origins.split(",") if o.strip())
+    instance = Path(str(values["CMS_INSTANCE"]))
+    if not instance.is_absolute():
+        instance = (Path.cwd() / instance).resolve()
+    values["CMS_INSTANCE"] = instance
+    return values

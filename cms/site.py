@@ -1,0 +1,33 @@
+"""Opening the content repository that the settings name (seeding the sample one if need be)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+from cms.content import ContentService
+from cms.settings import PROJECT_ROOT
+from cms.storage import GitStore
+from cms.storage.seed import seed_repository
+
+
+def repository_path(settings: Mapping[str, object]) -> Path:
+    """``CMS_REPO``, or ``instance/site`` seeded from the project's ``content/`` on first use."""
+    instance = Path(str(settings["CMS_INSTANCE"])).resolve()
+    configured = settings["CMS_REPO"]
+    if configured is None:
+        path = instance / "site"
+        seed_repository(PROJECT_ROOT / "content", path)
+    else:
+        path = Path(str(configured)).resolve()
+    if instance == path or path in instance.parents:
+        raise ValueError(f"CMS_INSTANCE ({instance}) must not be inside CMS_REPO ({path})")
+    return path
+
+
+def open_site(settings: Mapping[str, object]) -> ContentService:
+    """The content service of the configured repository; its published head's model must load."""
+    store = GitStore(repository_path(settings), settings["CMS_BRANCH"])  # type: ignore[arg-type]
+    service = ContentService(store, str(settings["CMS_CONFIG"]))
+    service.snapshot()
+    return service

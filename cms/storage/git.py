@@ -1,0 +1,281 @@
+"""Reading the content repository straight from git objects, at one commit.
+
+Nothing here looks at the work tree: a read names a commit, and everything it returns comes from
+that commit's trees and blobs. Trees and blobs are immutable, so what was read once is cached by
+object id.
+
+GitPython's README warns that long-lived ``Repo`` objects leak in long-running processes; the leak
+comes from creating many of them, each with its own ``git cat-file`` processes. Reads keep one
+``Repo`` per thread for the life of the process (so one pair of cat-file processes per thread, not
+one per request) and close them on ``close()``. Writes open their own ``Repo`` per unit of work.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Generic, TypeVar
+
+import git
+from gitdb.exc import BadName, BadObject
+
+from cms.errors import NotFound, RepositoryError
+from cms.storage.refs import FULL_SHA, SHORT_SHA, check_ref
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class LRU(Generic[K, V]):
+    """A small thread-safe least-recently-used cache."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._items: OrderedDict[K, V] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: K) -> V | None:
+        with self._lock:
+            value = self._items.get(key)
+            if value is not None:
+                self._items.move_to_end(key)
+            return value
+
+    def put(self, key: K, value: V) -> V:
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+        return value
+
+
+@dataclass(frozen=True)
+class TreeEntry:
+    path: str
+    sha: str
+
+
+@dataclass(frozen=True)
+class Change:
+    """The last commit that touched a path."""
+
+    commit: str
+    date: str
+    author: str
+    email: str
+
+
+@dataclass(frozen=True)
+class Ref:
+    name: str
+    kind: str  # "branch" or "tag"
+    commit: str
+
+
+class GitStore:
+    """Read access to one repository. Thread-safe; share one per process."""
+
+    def __init__(self, path: Path | str, branch: str | None = None) -> None:
+        self.path = Path(path)
+        try:
+            repo = git.Repo(self.path)
+        except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+            raise RepositoryError(f"{self.path} is not a git repository") from None
+        with repo:
+            if branch is None:
+                if repo.head.is_detached:
+                    raise RepositoryError(
+                        f"{self.path}: HEAD is detached; set CMS_BRANCH to the published branch"
+                    )
+                branch = repo.active_branch.name
+            check_ref(branch)
+            if branch not in {h.name for h in repo.heads}:
+                raise RepositoryError(f"{self.path} has no branch {branch!r}")
+        self.branch = branch
+        self._local = threading.local()
+        self._repos: list[git.Repo] = []
+        self._repos_lock = threading.Lock()
+        self._trees: LRU[tuple[str, str, int], tuple[TreeEntry, ...]] = LRU(512)
+        self._blobs: LRU[str, bytes] = LRU(4096)
+        self._changes: LRU[tuple[str, str], Change | None] = LRU(65536)
+
+    # -- the per-thread Repo ------------------------------------------------------------------
+
+    @property
+    def repo(self) -> git.Repo:
+        repo = getattr(self._local, "repo", None)
+        if repo is None:
+            repo = git.Repo(self.path)
+            self._local.repo = repo
+            with self._repos_lock:
+                self._repos.append(repo)
+        return repo
+
+    def close(self) -> None:
+        with self._repos_lock:
+            for repo in self._repos:
+                repo.close()
+            self._repos.clear()
+        self._local = threading.local()
+
+    # -- refs ---------------------------------------------------------------------------------
+
+    def resolve(self, ref: str | None = None) -> str:
+        """The full sha of a branch, a tag, or a (short) commit sha. Unknown: NotFound."""
+        if ref is None or ref == "":
+            ref = self.branch
+        check_ref(ref)
+        repo = self.repo
+        for prefix in ("refs/heads/", "refs/tags/"):
+            try:
+                obj = git.Reference(repo, prefix + ref, check_path=False).object
+            except (ValueError, BadName, BadObject, OSError):
+                continue
+            while isinstance(obj, git.TagObject):
+                obj = obj.object
+            if isinstance(obj, git.Commit):
+                return obj.hexsha
+        if SHORT_SHA.fullmatch(ref):
+            try:
+                obj = repo.rev_parse(ref.lower())
+            except (BadName, BadObject, ValueError):
+                obj = None
+            while isinstance(obj, git.TagObject):
+                obj = obj.object
+            if isinstance(obj, git.Commit):
+                return obj.hexsha
+        raise NotFound(f"no branch, tag or commit named {ref!r}", {"ref": ref})
+
+    def head(self) -> str:
+        return self.resolve(self.branch)
+
+    def refs(self) -> list[Ref]:
+        repo = self.repo
+        found = [Ref(h.name, "branch", h.commit.hexsha) for h in repo.heads]
+        for tag in repo.tags:
+            try:
+                found.append(Ref(tag.name, "tag", tag.commit.hexsha))
+            except ValueError:
+                continue  # a tag of a tree or a blob: not a version of the content
+        return found
+
+    def commit_info(self, sha: str) -> Change:
+        commit = self.repo.commit(sha)
+        return Change(
+            commit.hexsha,
+            commit.authored_datetime.isoformat(),
+            commit.author.name or "",
+            commit.author.email or "",
+        )
+
+    # -- trees and blobs ----------------------------------------------------------------------
+
+    def list_tree(self, commit: str, folder: str, depth: int = 1) -> tuple[TreeEntry, ...]:
+        """The blobs under ``folder`` at ``commit``, down to ``depth`` levels. Missing: empty."""
+        tree = self.repo.commit(commit).tree
+        if folder:
+            try:
+                tree = tree / folder
+            except KeyError:
+                return ()
+            if not isinstance(tree, git.Tree):
+                return ()
+        key = (tree.hexsha, folder, depth)
+        cached = self._trees.get(key)
+        if cached is not None:
+            return cached
+        entries = tuple(self._walk(tree, folder, depth))
+        return self._trees.put(key, entries)
+
+    def _walk(self, tree: git.Tree, prefix: str, depth: int) -> Iterator[TreeEntry]:
+        for blob in tree.blobs:
+            yield TreeEntry(f"{prefix}/{blob.name}" if prefix else blob.name, blob.hexsha)
+        if depth > 1:
+            for sub in tree.trees:
+                yield from self._walk(
+                    sub, f"{prefix}/{sub.name}" if prefix else sub.name, depth - 1
+                )
+
+    def blob_at(self, commit: str, path: str) -> TreeEntry | None:
+        try:
+            obj = self.repo.commit(commit).tree / path
+        except KeyError:
+            return None
+        return TreeEntry(path, obj.hexsha) if isinstance(obj, git.Blob) else None
+
+    def read_blob(self, sha: str) -> bytes:
+        cached = self._blobs.get(sha)
+        if cached is not None:
+            return cached
+        data = self.repo.odb.stream(bytes.fromhex(sha)).read()
+        return self._blobs.put(sha, data) if len(data) < 1 << 20 else data
+
+    # -- history ------------------------------------------------------------------------------
+
+    def last_changes(self, commit: str, paths: Iterable[str]) -> dict[str, Change | None]:
+        """The last commit that touched each path, as ``git log -1 <commit> -- <path>`` says.
+
+        One ``git log`` walk serves all the paths (it stops as soon as every path is found), and
+        answers are cached by (commit, path): history below a commit never changes.
+        """
+        wanted = list(dict.fromkeys(paths))
+        found: dict[str, Change | None] = {}
+        missing = []
+        for path in wanted:
+            cached = self._changes.get((commit, path))
+            if cached is not None:
+                found[path] = cached
+            else:
+                missing.append(path)
+        if missing:
+            for path, change in self._walk_log(commit, missing).items():
+                found[path] = change
+                if change is not None:
+                    self._changes.put((commit, path), change)
+        return found
+
+    def _walk_log(self, commit: str, paths: list[str]) -> dict[str, Change | None]:
+        if not FULL_SHA.fullmatch(commit):
+            raise ValueError(f"not a full commit sha: {commit!r}")
+        remaining = set(paths)
+        result: dict[str, Change | None] = dict.fromkeys(paths)
+        args = [
+            "git",
+            "--literal-pathspecs",
+            "-c",
+            "core.quotepath=off",
+            "log",
+            "--no-renames",
+            "--name-only",
+            "--format=%x01%H%x00%aI%x00%an%x00%ae",
+            commit,
+            "--",
+            *sorted({p.rsplit("/", 1)[0] if "/" in p else p for p in paths}),
+        ]
+        process = subprocess.Popen(
+            args, cwd=self.path, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
+        )
+        assert process.stdout is not None
+        current: Change | None = None
+        try:
+            for raw_line in process.stdout:
+                line = raw_line.decode("utf-8", "surrogateescape").rstrip("\n")
+                if line.startswith("\x01"):
+                    sha, date, author, email = line[1:].split("\x00")
+                    current = Change(sha, date, author, email)
+                elif line and current is not None and line in remaining:
+                    result[line] = current
+                    remaining.discard(line)
+                    if not remaining:
+                        break
+        finally:
+            process.stdout.close()
+            if process.poll() is None:
+                process.kill()
+            process.wait()
+        return result
