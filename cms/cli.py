@@ -126,3 +126,7 @@ def openapi(output: Path | None) -> None:
     else:
         output.write_text(document, encoding="utf-8")
         click.echo(f"wrote {output}", err=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -161,7 +161,7 @@ def _load_yaml(matter: str, line_offset: int, problems: list[str]) -> dict[str, 
         mark = exc.problem_mark
         where = f"line {mark.line + 1 + line_offset}: " if mark else ""
         problems.append(f"{where}{exc.problem}".replace("found duplicate key", "duplicate key"))
-        data = _LENIENT.load(matter)
+        return _load_yaml_lenient(matter, problems)
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"line {mark.line + 1 + line_offset}: " if mark else ""
@@ -170,7 +170,21 @@ def _load_yaml(matter: str, line_offset: int, problems: list[str]) -> dict[str, 
     except YAMLError as exc:
         problems.append(f"invalid YAML front matter: {str(exc).splitlines()[0]}")
         return {}
+    except (ValueError, TypeError, OverflowError, RecursionError) as exc:
+        # The loader itself fails on a few odd scalars (ruamel reads `-_` as an int and then
+        # cannot convert it): the file is still served, with the problem named.
+        problems.append(f"invalid YAML front matter: {type(exc).__name__}: {exc}")
+        return {}
     return _mapping(data, problems)
+
+
+def _load_yaml_lenient(matter: str, problems: list[str]) -> dict[str, Any]:
+    """Read a mapping with duplicate keys (the first value wins), as much as can be read."""
+    try:
+        return _mapping(_LENIENT.load(matter), problems)
+    except (YAMLError, ValueError, TypeError, OverflowError, RecursionError) as exc:
+        problems.append(f"invalid YAML front matter: {str(exc).splitlines()[0]}")
+        return {}
 
 
 def _load_json(text: str, problems: list[str]) -> dict[str, Any]:

@@ -187,14 +187,17 @@ class Query:
     def run(self, entries: Sequence[Entry]) -> Page:
         matched = [e for e in entries if all(c.matches(e) for c in self.conditions)]
         for key in reversed(self.sort):
-            present, missing = [], []
+            present: list[tuple[tuple[int, Any], Entry]] = []
+            missing: list[Entry] = []
             for entry in matched:
-                (present if entry.values(key.field) else missing).append(entry)
-            present.sort(
-                key=lambda e, k=key: comparable(e.values(k.field)[0], k.kind),
-                reverse=key.descending,
-            )
-            matched = present + missing
+                values = entry.values(key.field)
+                sort_key = comparable(values[0], key.kind) if values else None
+                if sort_key is None or (key.kind in ("number", "datetime") and sort_key[0] != 0):
+                    missing.append(entry)  # absent, or not a number/date: last either way
+                else:
+                    present.append((sort_key, entry))
+            present.sort(key=lambda pair: pair[0], reverse=key.descending)
+            matched = [entry for _, entry in present] + missing
         start = (self.page - 1) * self.page_size
         return Page(
             matched[start : start + self.page_size], len(matched), self.page, self.page_size

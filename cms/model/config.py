@@ -61,6 +61,8 @@ def load_model(text: str | bytes, source: str) -> Model:
         raise ConfigError(source, problem, mark.line + 1 if mark else None) from None
     except YAMLError as exc:
         raise ConfigError(source, str(exc).splitlines()[0]) from None
+    except (ValueError, TypeError, RecursionError) as exc:
+        raise ConfigError(source, f"cannot be read as YAML: {exc}") from None
     if not isinstance(raw, Mapping):
         raise ConfigError(source, "the config must be a mapping with `collections`", 1)
     collections_raw = raw.get("collections")

@@ -1,0 +1,129 @@
+"""The `cms` command: validate (text and JSON), openapi, and a broken config stopping the start."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from cms import create_app
+from cms.errors import ConfigError
+from cms.settings import PROJECT_ROOT
+
+CMS = [sys.executable, "-m", "cms.cli"]
+
+
+def run(args: list[str], repo: Path, instance: Path, **env: str) -> subprocess.CompletedProcess:
+    environment = {"CMS_REPO": str(repo), "CMS_INSTANCE": str(instance), "PATH": "/usr/bin:/bin"}
+    environment.update(env)
+    return subprocess.run(
+        [*CMS, *args],
+        capture_output=True,
+        text=True,
+        env=environment,
+        cwd=PROJECT_ROOT,
+        check=False,
+    )
+
+
+def test_validate_the_sample_site_is_clean(sample_repo: Path, tmp_path: Path) -> None:
+    result = run(["validate"], sample_repo, tmp_path / "instance")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout == ""
+    assert "13 entries checked" in result.stderr and "0 error(s)" in result.stderr
+
+
+def test_validate_reports_one_line_per_problem(sample_copy, tmp_path: Path) -> None:
+    site = sample_copy
+    site.commit(
+        {
+            "actualites/2020-01-01-cassee.md": "---\ntitle: Cassée\ndate: hier\n---\nTexte\n",
+            "actualites/2020-01-02-vide.md": "---\ntitle: [\n---\n",
+            "personnes/inconnue.md": "---\ntitle: Inconnue\nrole: stagiaire\n---\n",
+            "pages/accueil.md": (site.path / "pages/accueil.md")
+            .read_text(encoding="utf-8")
+            .replace("    - Sarah Cocher\n", "    - Sarah Cocher\n    - Personne Absente\n"),
+        }
+    )
+    result = run(["validate"], site.path, tmp_path / "instance")
+    assert result.returncode == 1
+    lines = result.stdout.splitlines()
+    assert (
+        "actualites/2020-01-01-cassee.md: date: must be a date in the format "
+        "YYYY-MM-DD HH:mm:ss Z, not 'hier'"
+    ) in lines
+    assert any(
+        line.startswith("actualites/2020-01-02-vide.md: invalid YAML front matter: line 3")
+        for line in lines
+    )
+    assert "actualites/2020-01-02-vide.md: title: is required" in lines
+    assert "actualites/2020-01-02-vide.md: date: is required" in lines
+    assert "actualites/2020-01-02-vide.md: body: is required" in lines
+    assert "personnes/inconnue.md: role: must be one of 'eig', 'sponsor', not 'stagiaire'" in lines
+    assert (
+        "pages/accueil.md: talents.list: no personnes entry has title 'Personne Absente'" in lines
+    )
+    assert len(lines) == 7, lines
+
+    as_json = run(["validate", "--format", "json"], site.path, tmp_path / "instance")
+    assert as_json.returncode == 1
+    report = json.loads(as_json.stdout)
+    assert report["errors"] == 7 and report["warnings"] == 0
+    assert report["commit"] == site.head
+    assert {"path", "field", "message", "severity"} == set(report["problems"][0])
+
+
+def test_validate_at_a_ref_and_unknown_widgets_are_warnings(make_site, tmp_path: Path) -> None:
+    site = make_site(
+        {
+            "admin/config.yml": (
+                "collections:\n  - name: c\n    folder: c\n    fields:\n"
+                "      - {name: title}\n      - {name: stars, widget: rating}\n"
+            ),
+            "c/a.md": "---\ntitle: A\nstars: {any: thing}\n---\n",
+        }
+    )
+    first = site.head
+    site.commit({"c/b.md": "---\nstars: 3\n---\n"})
+    result = run(["validate", "--ref", first], site.path, tmp_path / "instance")
+    assert result.returncode == 0
+    assert result.stdout.splitlines() == [
+        "admin/config.yml: c.stars: warning: unknown widget 'rating' (line 6): "
+        "any value is accepted"
+    ]
+    assert run(["validate"], site.path, tmp_path / "instance").returncode == 1
+
+
+def test_a_broken_config_stops_the_start_with_file_and_line(make_site, tmp_path: Path) -> None:
+    site = make_site(
+        {"admin/config.yml": "collections:\n  - name: c\n    fields: [{name: a}]\n", "c/a.md": ""}
+    )
+    with pytest.raises(ConfigError) as caught:
+        create_app({"CMS_REPO": str(site.path), "CMS_INSTANCE": str(tmp_path / "i")})
+    assert (
+        str(caught.value)
+        == "admin/config.yml, line 2: collection 'c' needs either `folder` or `files` (not both)"
+    )
+    result = run(["serve", "--port", "5999"], site.path, tmp_path / "instance")
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "error: admin/config.yml, line 2: "
+        "collection 'c' needs either `folder` or `files` (not both)"
+    )
+    missing = run(["validate"], tmp_path / "nowhere", tmp_path / "instance")
+    assert missing.returncode == 2 and "is not a git repository" in missing.stderr
+
+
+def test_a_missing_config_is_named(make_site, tmp_path: Path) -> None:
+    site = make_site({"README.md": "no config\n"})
+    with pytest.raises(ConfigError) as caught:
+        create_app({"CMS_REPO": str(site.path), "CMS_INSTANCE": str(tmp_path / "i")})
+    assert str(caught.value).startswith("admin/config.yml: no such file at commit ")
+
+
+def test_instance_may_not_be_inside_the_repository(sample_repo: Path) -> None:
+    with pytest.raises(ValueError, match="must not be inside"):
+        create_app({"CMS_REPO": str(sample_repo), "CMS_INSTANCE": str(sample_repo / "instance")})

@@ -1,0 +1,127 @@
+"""Front matter: YAML 1.2, files without front matter, broken files reported, bytes kept."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from cms.content.document import parse
+from cms.settings import PROJECT_ROOT
+
+
+def test_yaml_1_2_semantics_and_dates_as_text() -> None:
+    doc = parse(
+        b"---\nplain: yes\nswitch: on\nn: 12\nf: 1.5\nok: true\nnothing: ~\n"
+        b"date: 2018-01-15 23:00:00 +01:00\nday: 2024-01-02\n---\nBody\n"
+    )
+    assert doc.data == {
+        "plain": "yes",
+        "switch": "on",
+        "n": 12,
+        "f": 1.5,
+        "ok": True,
+        "nothing": None,
+        "date": "2018-01-15 23:00:00 +01:00",
+        "day": "2024-01-02",
+    }
+    assert doc.body == "Body\n"
+    assert doc.problems == []
+
+
+def test_no_front_matter_is_all_body() -> None:
+    doc = parse(b"# Titre\n\nTexte.\n")
+    assert doc.data == {} and doc.body == "# Titre\n\nTexte.\n" and doc.problems == []
+
+
+def test_front_matter_with_an_empty_body() -> None:
+    doc = parse(b"---\ntitle: x\n---\n")
+    assert doc.data == {"title": "x"} and doc.body == "" and doc.problems == []
+    empty = parse(b"---\n---\n")
+    assert empty.data == {} and empty.problems == []
+    at_end = parse(b"---\ntitle: x\n---")
+    assert at_end.data == {"title": "x"} and at_end.body == ""
+
+
+def test_crlf_and_bom() -> None:
+    doc = parse("\ufeff---\r\ntitle: x\r\n---\r\nBody\r\n".encode())
+    assert doc.data == {"title": "x"} and doc.body == "Body\r\n"
+
+
+def test_served_body_drops_the_blank_lines_after_the_delimiter() -> None:
+    doc = parse(b"---\ntitle: x\n---\n\nAfter a blank line\n")
+    assert doc.body == "\nAfter a blank line\n"
+    assert doc.served_body == "After a blank line\n"
+
+
+def test_broken_files_are_reported_never_raised() -> None:
+    bad = parse(b"---\ntitle: [unclosed\n---\nBody\n")
+    assert bad.data == {} and bad.body == "Body\n"
+    assert bad.problems and bad.problems[0].startswith("invalid YAML front matter: line ")
+    dup = parse(b"---\ntitle: a\ntitle: b\n---\n")
+    assert dup.data == {"title": "a"}
+    assert dup.problems == ['line 3: duplicate key "title" with value "b" (original value: "a")']
+    unclosed = parse(b"---\ntitle: a\n")
+    assert unclosed.data == {} and unclosed.body == "---\ntitle: a\n"
+    assert "no closing delimiter" in unclosed.problems[0]
+    not_a_map = parse(b"---\n- a\n- b\n---\n")
+    assert not_a_map.data == {} and "not a mapping" in not_a_map.problems[0]
+    latin1 = parse("---\ntitle: café\n---\n".encode("latin-1"))
+    assert latin1.data == {"title": "caf\ufffd"}
+    assert "not valid UTF-8" in latin1.problems[0]
+
+
+def test_a_loader_failure_is_a_problem() -> None:
+    doc = parse(b"---\n-_: 1\ntitle: x\n---\nBody\n")
+    assert doc.data == {} and doc.body == "Body\n"
+    assert doc.problems[0].startswith("invalid YAML front matter: ")
+
+
+def test_other_formats() -> None:
+    assert parse(b'+++\ntitle = "x"\n+++\nBody\n').data == {"title": "x"}
+    assert parse(b'{"title": "x"}\nBody\n').data == {"title": "x"}
+    assert parse(b"title: x\n", "yml").data == {"title": "x"}
+    assert parse(b'{"title": "x"}', "json").data == {"title": "x"}
+    assert parse(b'title = "x"\n', "toml").data == {"title": "x"}
+    assert parse(b"{", "json").problems[0].startswith("invalid JSON")
+
+
+def test_values_json_cannot_carry_become_strings() -> None:
+    doc = parse(b"---\nnan: .nan\ninf: -.inf\nbin: !!binary aGk=\n1: one\nfalse: f\n---\n")
+    assert doc.data == {"nan": ".nan", "inf": "-.inf", "bin": "aGk=", "1": "one", "false": "f"}
+
+
+def test_the_sample_files_split_back_into_their_bytes() -> None:
+    for path in sorted((PROJECT_ROOT / "content").rglob("*.md")):
+        raw = path.read_bytes()
+        doc = parse(raw)
+        assert (doc.head + doc.matter + doc.tail + doc.body).encode() == raw, path
+        assert doc.problems == [], path
+
+
+keys = st.from_regex(r"[a-z][a-z0-9_-]{0,11}", fullmatch=True)
+# YAML streams may hold only printable characters (YAML 1.2, 5.1), escaped or not.
+printable = st.characters(blacklist_categories=("Cc", "Cs", "Co", "Cn"))
+scalars = st.one_of(
+    st.text(printable, max_size=40),
+    st.integers(-(10**6), 10**6),
+    st.booleans(),
+    st.none(),
+)
+
+
+@given(
+    st.dictionaries(keys, scalars, max_size=6),
+    st.text(max_size=200),
+    st.sampled_from(["\n", "\r\n"]),
+)
+def test_split_is_lossless_and_values_round_trip(data, body, newline) -> None:
+    import json
+
+    matter = "".join(
+        f"{key}: {json.dumps(value, ensure_ascii=False)}{newline}" for key, value in data.items()
+    )
+    text = f"---{newline}{matter}---{newline}{body}"
+    doc = parse(text.encode("utf-8", "surrogatepass"))
+    assert doc.head + doc.matter + doc.tail + doc.body == text
+    assert doc.data == data
+    assert doc.body == body
