@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, Response, g
+from flask import Flask, Response, g, request
 from flask_smorest import Api
 
 from cms.api import collections, entries, refs
@@ -42,6 +42,16 @@ DOCS_CONFIG = {
 }
 
 
+DOCS_PAGES = {"/docs", "/docs/", "/redoc", "/redoc/"}
+# The docs pages load everything from this server. The policy makes the browser refuse anything
+# else before it reaches the network: ReDoc's "API docs by Redocly" link shows an image from the
+# vendor's CDN, which is then not fetched and simply not shown.
+DOCS_POLICY = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; font-src 'self' data:; worker-src 'self' blob:; connect-src 'self'"
+)
+
+
 def register_blueprints(api: Api) -> None:
     for module in (collections, entries, refs):
         api.register_blueprint(module.blp)
@@ -64,6 +74,12 @@ def init_api(app: Flask, service: ContentService) -> Api:
         commit = g.get("content_commit")
         if commit:
             response.headers["X-Content-Commit"] = commit
+        return response
+
+    @app.after_request
+    def docs_policy(response: Response) -> Response:
+        if request.path in DOCS_PAGES:
+            response.headers["Content-Security-Policy"] = DOCS_POLICY
         return response
 
     @app.get("/healthz")
