@@ -198,12 +198,16 @@ class ContentService:
         self.models: LRU[str, Model] = LRU(16)
         self.entries: LRU[tuple[str, str, str, str], Entry] = LRU(50_000)
         self.html: LRU[tuple[str, str], str] = LRU(2_000)
+        self.snapshots: LRU[str, Snapshot] = LRU(256)
 
     def snapshot(self, ref: str | None = None) -> Snapshot:
         commit = self.store.resolve(ref)
         return self.snapshot_at(commit)
 
     def snapshot_at(self, commit: str) -> Snapshot:
+        cached = self.snapshots.get(commit)
+        if cached is not None:
+            return cached
         blob = self.store.blob_at(commit, self.config_path)
         if blob is None:
             raise ConfigError(self.config_path, f"no such file at commit {commit[:12]}")
@@ -212,4 +216,4 @@ class ContentService:
             model = self.models.put(
                 blob.sha, load_model(self.store.read_blob(blob.sha), self.config_path)
             )
-        return Snapshot(self, commit, model, blob.sha)
+        return self.snapshots.put(commit, Snapshot(self, commit, model, blob.sha))

@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Generic, TypeVar
 
 import git
-from gitdb.exc import BadName, BadObject
 
 from cms.errors import NotFound, RepositoryError
 from cms.storage.refs import FULL_SHA, SHORT_SHA, check_ref
@@ -96,13 +95,18 @@ class GitStore:
             check_ref(branch)
             if branch not in {h.name for h in repo.heads}:
                 raise RepositoryError(f"{self.path} has no branch {branch!r}")
+            self._common_dir = Path(repo.common_dir)
         self.branch = branch
+        self._packed: tuple[tuple[int, int, int] | None, dict[str, str]] = (None, {})
         self._local = threading.local()
         self._repos: list[git.Repo] = []
         self._repos_lock = threading.Lock()
         self._trees: LRU[tuple[str, str, int], tuple[TreeEntry, ...]] = LRU(512)
         self._blobs: LRU[str, bytes] = LRU(4096)
         self._changes: LRU[tuple[str, str], Change | None] = LRU(65536)
+        self._peeled: LRU[str, str] = LRU(4096)
+        self._paths: LRU[tuple[str, str], TreeEntry | bool] = LRU(65536)
+        self._listed: LRU[tuple[str, str, int], tuple[TreeEntry, ...]] = LRU(1024)
 
     # -- the per-thread Repo ------------------------------------------------------------------
 
@@ -126,30 +130,72 @@ class GitStore:
     # -- refs ---------------------------------------------------------------------------------
 
     def resolve(self, ref: str | None = None) -> str:
-        """The full sha of a branch, a tag, or a (short) commit sha. Unknown: NotFound."""
+        """The full sha of a branch, a tag, or a (short) commit sha. Unknown: NotFound.
+
+        A branch or tag is read from the ref files (loose or packed) with no git process; only
+        an annotated tag's peeling and a short sha ask git, and both answers are cached.
+        """
         if ref is None or ref == "":
             ref = self.branch
         check_ref(ref)
-        repo = self.repo
         for prefix in ("refs/heads/", "refs/tags/"):
-            try:
-                obj = git.Reference(repo, prefix + ref, check_path=False).object
-            except (ValueError, BadName, BadObject, OSError):
+            target = self._read_ref(prefix + ref)
+            if target is None:
                 continue
-            while isinstance(obj, git.TagObject):
-                obj = obj.object
-            if isinstance(obj, git.Commit):
-                return obj.hexsha
+            commit = target if prefix == "refs/heads/" else self._peel(target)
+            if commit is not None:
+                return commit
         if SHORT_SHA.fullmatch(ref):
-            try:
-                obj = repo.rev_parse(ref.lower())
-            except (BadName, BadObject, ValueError):
-                obj = None
-            while isinstance(obj, git.TagObject):
-                obj = obj.object
-            if isinstance(obj, git.Commit):
-                return obj.hexsha
+            commit = self._peel(ref.lower())
+            if commit is not None:
+                return commit
         raise NotFound(f"no branch, tag or commit named {ref!r}", {"ref": ref})
+
+    def _read_ref(self, name: str, hops: int = 5) -> str | None:
+        """The sha a ref names, from its loose file or from packed-refs (``name`` is checked)."""
+        try:
+            text = (self._common_dir / name).read_text(encoding="ascii").strip()
+        except (OSError, UnicodeDecodeError):
+            text = ""
+        if text.startswith("ref: ") and hops:
+            return self._read_ref(text[5:], hops - 1)
+        if FULL_SHA.fullmatch(text):
+            return text
+        return self._packed_refs().get(name)
+
+    def _packed_refs(self) -> dict[str, str]:
+        """packed-refs as a mapping, parsed again only when the file changes."""
+        path = self._common_dir / "packed-refs"
+        try:
+            stat = path.stat()
+        except OSError:
+            return {}
+        key = (stat.st_mtime_ns, stat.st_size, stat.st_ino)
+        with self._repos_lock:
+            if self._packed[0] == key:
+                return self._packed[1]
+        refs: dict[str, str] = {}
+        for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+            if line and line[0] not in "#^":
+                sha, _, name = line.partition(" ")
+                refs[name] = sha
+        with self._repos_lock:
+            self._packed = (key, refs)
+        return refs
+
+    def _peel(self, name: str) -> str | None:
+        """The commit a sha (full or short, of a commit or an annotated tag) names, if any."""
+        cached = self._peeled.get(name)
+        if cached is not None:
+            return cached or None
+        try:
+            # `name` is a checked ref name or hex; git peels tags and expands short shas.
+            commit = self.repo.git.rev_parse("--verify", "--quiet", f"{name}^{{commit}}")
+        except git.GitCommandError:
+            commit = ""
+        if FULL_SHA.fullmatch(name) or commit:
+            self._peeled.put(name, commit)
+        return commit or None
 
     def head(self) -> str:
         return self.resolve(self.branch)
@@ -177,20 +223,23 @@ class GitStore:
 
     def list_tree(self, commit: str, folder: str, depth: int = 1) -> tuple[TreeEntry, ...]:
         """The blobs under ``folder`` at ``commit``, down to ``depth`` levels. Missing: empty."""
+        listed = self._listed.get((commit, folder, depth))
+        if listed is not None:
+            return listed
         tree = self.repo.commit(commit).tree
+        entries: tuple[TreeEntry, ...] = ()
         if folder:
             try:
                 tree = tree / folder
             except KeyError:
-                return ()
-            if not isinstance(tree, git.Tree):
-                return ()
-        key = (tree.hexsha, folder, depth)
-        cached = self._trees.get(key)
-        if cached is not None:
-            return cached
-        entries = tuple(self._walk(tree, folder, depth))
-        return self._trees.put(key, entries)
+                tree = None
+        if isinstance(tree, git.Tree):
+            key = (tree.hexsha, folder, depth)
+            cached = self._trees.get(key)
+            if cached is None:
+                cached = self._trees.put(key, tuple(self._walk(tree, folder, depth)))
+            entries = cached
+        return self._listed.put((commit, folder, depth), entries)
 
     def _walk(self, tree: git.Tree, prefix: str, depth: int) -> Iterator[TreeEntry]:
         for blob in tree.blobs:
@@ -202,11 +251,17 @@ class GitStore:
                 )
 
     def blob_at(self, commit: str, path: str) -> TreeEntry | None:
+        """The blob at ``path`` in ``commit``, or None."""
+        cached = self._paths.get((commit, path))
+        if cached is not None:
+            return cached or None
         try:
             obj = self.repo.commit(commit).tree / path
         except KeyError:
-            return None
-        return TreeEntry(path, obj.hexsha) if isinstance(obj, git.Blob) else None
+            obj = None
+        found = TreeEntry(path, obj.hexsha) if isinstance(obj, git.Blob) else None
+        self._paths.put((commit, path), found or False)
+        return found
 
     def read_blob(self, sha: str) -> bytes:
         cached = self._blobs.get(sha)

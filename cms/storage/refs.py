@@ -10,8 +10,9 @@ FULL_SHA = re.compile(r"[0-9a-f]{40}")
 SHORT_SHA = re.compile(r"[0-9a-fA-F]{4,40}")
 # The rules of `git check-ref-format` for one branch or tag name, written as one pattern:
 # no control characters, space, ~ ^ : ? * [ \ or DEL; no "..", "@{", "//", leading or trailing
-# "/" or "."; no component starting with "." or ending with ".lock"; not "@".
-_FORBIDDEN = re.compile(r"[\x00-\x20~^:?*\[\\\x7f]|\.\.|@\{|//|^/|/$|\.$|^\.|/\.|\.lock(?:/|$)")
+# "/" or "."; no component starting with "." or ending with ".lock"; not "@". A leading "-" is
+# refused too: git allows it, but it would read as an option on a command line.
+_FORBIDDEN = re.compile(r"[\x00-\x20~^:?*\[\\\x7f]|\.\.|@\{|//|^[/-]|/$|\.$|^\.|/\.|\.lock(?:/|$)")
 
 
 def valid_ref_name(name: str) -> bool:
