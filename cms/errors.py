@@ -55,3 +55,43 @@ class RepositoryError(CMSError):
     """The content repository is missing or unusable."""
 
     status = 503
+
+
+class Unauthorized(CMSError):
+    """No valid bearer token where one is needed."""
+
+    status = 401
+
+
+class Forbidden(CMSError):
+    """The token's role does not allow this."""
+
+    status = 403
+
+
+class MethodNotAllowed(CMSError):
+    """The collection does not allow this (creating or deleting in a file collection...)."""
+
+    status = 405
+
+
+class Conflict(CMSError):
+    """The request clashes with the repository's state (an existing slug...)."""
+
+    status = 409
+
+
+class PreconditionFailed(CMSError):
+    """``If-Match`` names a version that is not the current one: someone changed the entry."""
+
+    status = 412
+
+
+class PayloadTooLarge(CMSError):
+    status = 413
+
+
+class PreconditionRequired(CMSError):
+    """A change to an existing entry needs ``If-Match`` with the version it was based on."""
+
+    status = 428

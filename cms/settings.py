@@ -40,6 +40,12 @@ SETTINGS: tuple[Setting, ...] = (
         "Folder for tokens, index and queues; never inside the content repository.",
     ),
     Setting("CMS_PUBLIC_READ", "true", "Anonymous clients may read the published branch."),
+    Setting("CMS_COMMITTER_NAME", "CMS", "Committer name of the commits the server makes."),
+    Setting(
+        "CMS_COMMITTER_EMAIL", "cms@localhost", "Committer email of the commits the server makes."
+    ),
+    Setting("CMS_MAX_BODY_BYTES", "1048576", "Largest request body accepted; larger is a 413."),
+    Setting("CMS_LOCK_TIMEOUT", "10", "Seconds a write waits for the write lock before a 503."),
     Setting(
         "CMS_CORS_ORIGINS",
         "",
@@ -77,6 +83,15 @@ def read_settings(
     public = values["CMS_PUBLIC_READ"]
     if isinstance(public, str):
         values["CMS_PUBLIC_READ"] = parse_bool("CMS_PUBLIC_READ", public)
+    for name in ("CMS_MAX_BODY_BYTES", "CMS_LOCK_TIMEOUT"):
+        raw = values[name]
+        try:
+            number = float(raw)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            raise ValueError(f"{name}: expected a number, got {raw!r}") from None
+        if number <= 0:
+            raise ValueError(f"{name}: must be more than 0")
+        values[name] = int(number) if name == "CMS_MAX_BODY_BYTES" else number
     origins = values["CMS_CORS_ORIGINS"]
     if isinstance(origins, str):
         values["CMS_CORS_ORIGINS"] = tuple(o.strip() for o in origins.split(",") if o.strip())

@@ -27,7 +27,13 @@ def repository_path(settings: Mapping[str, object]) -> Path:
 
 def open_site(settings: Mapping[str, object]) -> ContentService:
     """The content service of the configured repository; its published head's model must load."""
-    store = GitStore(repository_path(settings), settings["CMS_BRANCH"])  # type: ignore[arg-type]
+    instance = Path(str(settings["CMS_INSTANCE"]))
+    store = GitStore(
+        repository_path(settings),
+        settings["CMS_BRANCH"],  # type: ignore[arg-type]
+        lock_folder=instance / "locks",
+        lock_timeout=float(settings.get("CMS_LOCK_TIMEOUT", 10)),  # type: ignore[arg-type]
+    )
     service = ContentService(store, str(settings["CMS_CONFIG"]))
     service.snapshot()
     return service

@@ -81,6 +81,14 @@ def make_site(tmp_path: Path) -> Callable[..., Site]:
         site.repo.close()
 
 
+def bearer(app, role: str = "editor", name: str = "Éditrice Test", email: str = "ed@example.org"):
+    """Headers with a new token of ``role`` for ``app``."""
+    from cms.auth import TokenStore
+
+    _, secret = TokenStore(Path(app.config["CMS_INSTANCE"])).create(name, role, email)
+    return {"Authorization": f"Bearer {secret}"}
+
+
 def make_app(repo: Path, instance: Path, **settings: object):
     config = {"CMS_REPO": str(repo), "CMS_INSTANCE": str(instance), "TESTING": True}
     config.update(settings)

@@ -10,7 +10,7 @@ import git
 import pytest
 
 from cms.settings import PROJECT_ROOT
-from tests.conftest import make_app
+from tests.conftest import bearer, make_app
 
 SEEDS = PROJECT_ROOT.parent / "shared" / "seeds"
 NEWS = "/api/v1/collections/actualites/entries/2018-01-16-deuxieme-promotion"
@@ -225,7 +225,9 @@ def test_refs_lists_branches_and_tags(sample_copy) -> None:
     sample_copy.repo.create_tag("v1")
     sample_copy.repo.create_head("brouillon")
     app = make_app(sample_copy.path, sample_copy.path.parent / "instance")
-    refs = app.test_client().get("/api/v1/refs").get_json()
+    anonymous = app.test_client().get("/api/v1/refs").get_json()
+    assert sorted(r["name"] for r in anonymous) == ["main", "v1"]  # no draft branches
+    refs = app.test_client().get("/api/v1/refs", headers=bearer(app, "reader")).get_json()
     by_name = {r["name"]: r for r in refs}
     head = sample_copy.head
     assert by_name["main"] == {"name": "main", "kind": "branch", "commit": head, "published": True}

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.conftest import make_app
+from tests.conftest import bearer, make_app
 
 CONFIG = """
 backend: {name: git-gateway, branch: trunk}
@@ -206,5 +206,7 @@ def test_published_branch_setting(make_site, tmp_path) -> None:
     ).test_client()
     authors = published.get("/api/v1/collections/authors/entries").get_json()
     assert [a["slug"] for a in authors] == ["ada", "grace"]
-    draft = published.get("/api/v1/collections/authors/entries?ref=draft").get_json()
-    assert [a["slug"] for a in draft] == ["ada", "alan", "grace"]
+    assert published.get("/api/v1/collections/authors/entries?ref=draft").status_code == 401
+    reader = bearer(published.application, "reader")
+    draft = published.get("/api/v1/collections/authors/entries?ref=draft", headers=reader)
+    assert [a["slug"] for a in draft.get_json()] == ["ada", "alan", "grace"]

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from flask import Flask, Response, g, request
 from flask_smorest import Api
 
 from cms.api import collections, entries, refs
 from cms.api.cors import init_cors
 from cms.api.errors import init_errors
+from cms.auth import TokenStore
 from cms.content import ContentService
-from cms.storage.git import LRU
+from cms.content.changes import EntryWriter
+from cms.storage.git import LRU, Identity
 
 API_TITLE = "Git-backed CMS"
 API_VERSION = "v1"
@@ -53,6 +57,10 @@ DOCS_POLICY = (
 
 
 def register_blueprints(api: Api) -> None:
+    api.spec.components.security_scheme(
+        "bearer",
+        {"type": "http", "scheme": "bearer", "description": "A token from `cms tokens create`."},
+    )
     for module in (collections, entries, refs):
         api.register_blueprint(module.blp)
 
@@ -61,6 +69,12 @@ def init_api(app: Flask, service: ContentService) -> Api:
     for key, value in DOCS_CONFIG.items():
         app.config.setdefault(key, value)
     app.extensions["cms"] = service
+    app.extensions["cms.writer"] = EntryWriter(
+        service,
+        Identity(str(app.config["CMS_COMMITTER_NAME"]), str(app.config["CMS_COMMITTER_EMAIL"])),
+    )
+    app.extensions["cms.tokens"] = TokenStore(Path(str(app.config["CMS_INSTANCE"])))
+    app.config["MAX_CONTENT_LENGTH"] = int(app.config["CMS_MAX_BODY_BYTES"])
     app.extensions["cms.responses"] = LRU(4096)
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
 

@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from flask import current_app, g, request
 
+from cms.api.auth import current_token, require
 from cms.content import ContentService, Snapshot
 from cms.storage.git import LRU
 
@@ -18,10 +19,30 @@ def service() -> ContentService:
 
 
 def snapshot() -> Snapshot:
-    """The snapshot at the request's ``ref`` (default: the published branch)."""
-    snap = service().snapshot(request.args.get("ref") or None)
+    """The snapshot at the request's ``ref`` (default: the published branch), if the caller
+    may read it: anyone may read the published branch and its history when CMS_PUBLIC_READ is
+    on; other branches, and any read when it is off, need the reader role."""
+    ref = request.args.get("ref") or None
+    snap = service().snapshot(ref)
+    check_read(snap.commit, ref)
     g.content_commit = snap.commit
     return snap
+
+
+def may_read_unpublished() -> bool:
+    token = current_token()
+    return token is not None and token.allows("reader")
+
+
+def check_read(commit: str, ref: str | None) -> None:
+    if may_read_unpublished():
+        return
+    if not current_app.config["CMS_PUBLIC_READ"]:
+        require("reader")
+    store = service().store
+    if ref is None or ref == store.branch or store.is_published(commit):
+        return
+    require("reader")
 
 
 def args_lists() -> dict[str, list[str]]:

@@ -5,16 +5,19 @@ from __future__ import annotations
 import json
 from urllib.parse import urlencode
 
-from flask import Response, request
+from flask import Response, current_app, g, request, url_for
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from cms.api import params
+from cms.api.auth import require
 from cms.api.context import args_lists, cached, snapshot
 from cms.api.responses import body_etag, dumps, json_response
-from cms.api.schemas import EntrySchema
+from cms.api.schemas import EntryCreateSchema, EntryPatchSchema, EntryReplaceSchema, EntrySchema
 from cms.content import Page, Query
+from cms.content.changes import EntryWriter, Written
 from cms.errors import BadRequest
+from cms.storage.git import Identity
 
 blp = Blueprint(
     "entries",
@@ -33,6 +36,69 @@ COMMIT_HEADER = {
     "description": "The commit the answer was read from.",
     "schema": {"type": "string", "pattern": "^[0-9a-f]{40}$"},
 }
+
+
+WRITES = {"POST", "PUT", "PATCH", "DELETE"}
+WRITE_ERRORS = [
+    (401, "No token, or not a valid one."),
+    (403, "The token's role is weaker than editor."),
+    (409, "A clash with the repository (an existing slug, local edits in the work tree)."),
+    (413, "The request body is larger than CMS_MAX_BODY_BYTES."),
+    (422, "The entry does not fit the content model: `errors.json.fields.<path>`."),
+    (503, "Other writes held the write lock too long; retry after `Retry-After` seconds."),
+]
+SECURITY = [{"bearer": []}]
+
+
+@blp.before_request
+def writers_only() -> None:
+    """Writes need the editor role, checked before the body is even read."""
+    if request.method in WRITES:
+        require("editor")
+
+
+def writer() -> EntryWriter:
+    return current_app.extensions["cms.writer"]
+
+
+def author() -> Identity:
+    token = require("editor")
+    return Identity(token.name, token.email)
+
+
+def json_body(payload: dict) -> dict:
+    """The body as the client wrote it (the schemas name `fields` `fields_` in Python)."""
+    return {("fields" if key == "fields_" else key): value for key, value in payload.items()}
+
+
+def branch_arg() -> str | None:
+    return request.args.get("branch") or None
+
+
+def if_match() -> list[str] | None:
+    if "If-Match" not in request.headers:
+        return None
+    tags = request.if_match
+    return ["*"] if tags.star_tag else sorted(tags.as_set(include_weak=True))
+
+
+def write_response(written: Written, status: int) -> Response:
+    g.content_commit = written.commit
+    if written.entry is None:
+        response = Response(status=status)
+    else:
+        response = Response(
+            dumps(written.entry.as_dict()), status=status, mimetype="application/json"
+        )
+        response.set_etag(written.entry.version)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def document_errors(view):
+    for code, description in WRITE_ERRORS:
+        view = blp.alt_response(code, description=description)(view)
+    return view
 
 
 def pagination_headers(page: Page) -> dict[str, str]:
@@ -103,6 +169,30 @@ class Entries(MethodView):
         body, etag, headers = cached(snap.commit, build)
         return json_response(body, etag, snap.commit, headers)
 
+    @blp.arguments(EntryCreateSchema)
+    @blp.doc(parameters=[params.BRANCH], security=SECURITY)
+    @blp.response(201, EntrySchema, headers={"Location": {"description": "The new entry's URL."}})
+    @document_errors
+    @blp.alt_response(
+        400, description="Invalid JSON or UTF-8, or a slug that could leave its folder."
+    )
+    @blp.alt_response(404, description="Unknown collection or branch.")
+    @blp.alt_response(405, description="The collection does not allow creating entries.")
+    def post(self, payload: dict, collection: str) -> Response:
+        """Create an entry
+
+        Validated against the collection's fields (the rules `cms validate` applies), then
+        written as a new file in Decap's style (block YAML between `---` lines) and committed:
+        one commit, authored by the token's name and email, on the published branch or
+        `?branch=`. A slug that is taken is a 409. File collections cannot be created in.
+        """
+        written = writer().create(collection, json_body(payload), author(), branch_arg())
+        response = write_response(written, 201)
+        response.headers["Location"] = url_for(
+            "entries.EntryDetail", collection=collection, slug=written.slug
+        )
+        return response
+
 
 @blp.route("/<string:collection>/entries/<path:slug>")
 class EntryDetail(MethodView):
@@ -133,3 +223,60 @@ class EntryDetail(MethodView):
 
         body, etag, headers = cached(snap.commit, build)
         return json_response(body, etag, snap.commit, headers)
+
+    @blp.arguments(EntryReplaceSchema)
+    @blp.doc(parameters=[params.BRANCH, params.IF_MATCH], security=SECURITY)
+    @blp.response(200, EntrySchema)
+    @document_errors
+    @blp.alt_response(404, description="Unknown collection, entry or branch.")
+    @blp.alt_response(412, description="If-Match is not the entry's current version.")
+    @blp.alt_response(428, description="No If-Match.")
+    def put(self, payload: dict, collection: str, slug: str) -> Response:
+        """Replace an entry's fields and body
+
+        Needs `If-Match` with the version read (the entry's ETag): without it 428, and 412
+        when someone changed the entry since. The check is made again inside the write lock,
+        so two editors working from the same version cannot both win. Keys whose value did not
+        change keep their exact lines, comments and quoting.
+        """
+        written = writer().replace(
+            collection, slug, json_body(payload), if_match(), author(), branch_arg()
+        )
+        return write_response(written, 200)
+
+    @blp.arguments(EntryPatchSchema)
+    @blp.doc(parameters=[params.BRANCH, params.IF_MATCH], security=SECURITY)
+    @blp.response(200, EntrySchema)
+    @document_errors
+    @blp.alt_response(404, description="Unknown collection, entry or branch.")
+    @blp.alt_response(412, description="If-Match is not the entry's current version.")
+    @blp.alt_response(428, description="No If-Match.")
+    def patch(self, payload: dict, collection: str, slug: str) -> Response:
+        """Change some fields of an entry (JSON merge patch)
+
+        `fields` is a JSON merge patch (RFC 7396): `{"fields": {"hero": {"title": "…"}}}`
+        changes that one value and rewrites only its lines in the file; `null` removes a key.
+        `body` replaces the body. Needs `If-Match`, as PUT does.
+        """
+        written = writer().patch(
+            collection, slug, json_body(payload), if_match(), author(), branch_arg()
+        )
+        return write_response(written, 200)
+
+    @blp.doc(parameters=[params.BRANCH, params.IF_MATCH, params.MESSAGE], security=SECURITY)
+    @blp.response(204)
+    @document_errors
+    @blp.alt_response(404, description="Unknown collection, entry or branch.")
+    @blp.alt_response(405, description="The collection does not allow deleting entries.")
+    @blp.alt_response(412, description="If-Match is not the entry's current version.")
+    @blp.alt_response(428, description="No If-Match.")
+    def delete(self, collection: str, slug: str) -> Response:
+        """Delete an entry
+
+        Removes the file in one commit (`Delete <collection> “<slug>”`, or `?message=`).
+        Needs `If-Match`, as PUT does. Entries of file collections cannot be deleted.
+        """
+        written = writer().delete(
+            collection, slug, if_match(), author(), branch_arg(), request.args.get("message")
+        )
+        return write_response(written, 204)

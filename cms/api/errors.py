@@ -21,9 +21,14 @@ def error_response(code: int, message: str, errors: dict[str, Any] | None = None
 
 
 def handle_cms_error(error: CMSError) -> Response:
-    if error.status >= 500:
+    if error.status >= 500 and error.status != 503:
         current_app.logger.error("%s: %s", type(error).__name__, error.message)
-    return error_response(error.status, error.message, error.errors)
+    response = error_response(error.status, error.message, error.errors)
+    if error.status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="cms"'
+    if error.status == 503:
+        response.headers["Retry-After"] = str(error.errors.get("retry_after", 1))
+    return response
 
 
 def init_errors(app: Flask) -> None:

@@ -59,3 +59,17 @@ RENDER = query(
     "`html` adds `html`: the body rendered from Markdown to sanitized HTML.",
     {"type": "string", "enum": ["html"]},
 )
+BRANCH = query(
+    "branch",
+    "The branch to commit to. Default: the published branch.",
+    {"type": "string"},
+    example="cms/actualites/nouvelle-promotion",
+)
+IF_MATCH = {
+    "in": "header",
+    "name": "If-Match",
+    "required": True,
+    "description": "The entry's version (its ETag) that the change is based on.",
+    "schema": {"type": "string"},
+}
+MESSAGE = query("message", "The commit message.", {"type": "string"})

@@ -95,3 +95,46 @@ class RefSchema(Schema):
     kind = fields.String(metadata={"enum": ["branch", "tag"]})
     commit = fields.String(metadata=SHA)
     published = fields.Boolean(metadata={"description": "The published branch (CMS_BRANCH)."})
+
+
+class EntryCreateSchema(Schema):
+    slug = fields.String(
+        metadata={
+            "description": "The new entry's slug (its file name). Without it, the slug comes "
+            "from the collection's `slug` template and identifier field, as Decap makes it, "
+            "with `-1`, `-2`... when taken."
+        }
+    )
+    fields_ = fields.Dict(
+        data_key="fields",
+        required=True,
+        metadata={"description": "The front matter, checked against the collection's fields."},
+    )
+    body = fields.String(metadata={"description": "The text after the front matter."})
+    message = fields.String(
+        metadata={
+            "description": "Commit message. Default: Decap's, `Create <collection> “<slug>”`."
+        }
+    )
+
+
+class EntryReplaceSchema(Schema):
+    fields_ = fields.Dict(data_key="fields", required=True)
+    body = fields.String(metadata={"description": "The new body; omitted means empty."})
+    message = fields.String(
+        metadata={"description": "Commit message. Default: `Update <collection> “<slug>”`."}
+    )
+
+
+class EntryPatchSchema(Schema):
+    fields_ = fields.Dict(
+        data_key="fields",
+        allow_none=True,
+        metadata={
+            "description": "A JSON merge patch (RFC 7396) of the fields: a value replaces, "
+            "`null` removes, an object merges into the object it names.",
+            "example": {"hero": {"btn": {"url": "/candidater"}}},
+        },
+    )
+    body = fields.String(allow_none=True, metadata={"description": "A new body."})
+    message = fields.String()

@@ -181,6 +181,24 @@ class Collection:
         tail = re.escape(template[last.end() :])
         return re.compile(f"{head}(?P<slug>.+?){tail}")
 
+    def path_for(self, slug: str) -> str:
+        """The repository path of the entry with this slug (the inverse of slug_for_path)."""
+        if self.kind == "files":
+            return self.files[slug].path
+        inner = slug
+        if self.path is not None:
+            placeholders = list(_PLACEHOLDER.finditer(self.path))
+            inner = (
+                self.path[: placeholders[0].start()] + slug + self.path[placeholders[-1].end() :]
+            )
+        prefix = f"{self.folder}/" if self.folder else ""
+        return f"{prefix}{inner}.{self.extension}"
+
+    @property
+    def nested(self) -> bool:
+        """Whether slugs may hold '/' (nested folders)."""
+        return self.kind == "folder" and self.depth > 1 and self.path is None
+
     def file_for(self, slug: str) -> CollectionFile | None:
         return self.files.get(slug) if self.kind == "files" else None
 

@@ -40,6 +40,7 @@ class Model:
     media_folder: str | None = None
     public_folder: str | None = None
     unknown_widgets: tuple[UnknownWidgetUse, ...] = ()
+    commit_messages: dict[str, str] = field(default_factory=dict)
 
     def collection(self, name: str) -> Collection | None:
         return self.collections.get(name)
@@ -84,7 +85,26 @@ def load_model(text: str | bytes, source: str) -> Model:
         media_folder=raw.get("media_folder"),
         public_folder=raw.get("public_folder"),
         unknown_widgets=tuple(_unknown_widgets(collections)),
+        commit_messages=_commit_messages(raw.get("backend")),
     )
+
+
+# Decap's default commit messages (its `commitMessageFormatter`); `backend.commit_messages`
+# in the config overrides any of them.
+DEFAULT_COMMIT_MESSAGES = {
+    "create": "Create {{collection}} “{{slug}}”",
+    "update": "Update {{collection}} “{{slug}}”",
+    "delete": "Delete {{collection}} “{{slug}}”",
+}
+
+
+def _commit_messages(backend: Any) -> dict[str, str]:
+    messages = dict(DEFAULT_COMMIT_MESSAGES)
+    if isinstance(backend, Mapping) and isinstance(backend.get("commit_messages"), Mapping):
+        for key, value in backend["commit_messages"].items():
+            if isinstance(value, str):
+                messages[str(key)] = value
+    return messages
 
 
 def _slug_options(raw: Any, source: str, line: int | None) -> SlugOptions:

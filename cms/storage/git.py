@@ -23,6 +23,7 @@ from typing import Generic, TypeVar
 import git
 
 from cms.errors import NotFound, RepositoryError
+from cms.storage.lock import WriteLock
 from cms.storage.refs import FULL_SHA, SHORT_SHA, check_ref
 
 K = TypeVar("K")
@@ -54,6 +55,14 @@ class LRU(Generic[K, V]):
 
 
 @dataclass(frozen=True)
+class Identity:
+    """A commit author or committer."""
+
+    name: str
+    email: str
+
+
+@dataclass(frozen=True)
 class TreeEntry:
     path: str
     sha: str
@@ -79,7 +88,13 @@ class Ref:
 class GitStore:
     """Read access to one repository. Thread-safe; share one per process."""
 
-    def __init__(self, path: Path | str, branch: str | None = None) -> None:
+    def __init__(
+        self,
+        path: Path | str,
+        branch: str | None = None,
+        lock_folder: Path | None = None,
+        lock_timeout: float = 10.0,
+    ) -> None:
         self.path = Path(path)
         try:
             repo = git.Repo(self.path)
@@ -97,6 +112,9 @@ class GitStore:
                 raise RepositoryError(f"{self.path} has no branch {branch!r}")
             self._common_dir = Path(repo.common_dir)
         self.branch = branch
+        self.write_lock = WriteLock(
+            lock_folder or self._common_dir / "cms-locks", self.path, lock_timeout
+        )
         self._packed: tuple[tuple[int, int, int] | None, dict[str, str]] = (None, {})
         self._local = threading.local()
         self._repos: list[git.Repo] = []
@@ -199,6 +217,37 @@ class GitStore:
 
     def head(self) -> str:
         return self.resolve(self.branch)
+
+    def is_published(self, commit: str) -> bool:
+        """Whether a commit is in the published branch's history (cached per head)."""
+        head = self.head()
+        if commit == head:
+            return True
+        key = f"{commit}..{head}"
+        cached = self._peeled.get(key)
+        if cached is None:
+            result = subprocess.run(
+                ["git", "merge-base", "--is-ancestor", commit, head],
+                cwd=self.path,
+                capture_output=True,
+                check=False,
+            )
+            cached = self._peeled.put(key, "yes" if result.returncode == 0 else "no")
+        return cached == "yes"
+
+    def resolve_branch(self, branch: str) -> str:
+        """The commit a branch points at, read from the ref files (no cache): NotFound if none."""
+        check_ref(branch)
+        commit = self._read_ref(f"refs/heads/{branch}")
+        if commit is None:
+            raise NotFound(f"no branch named {branch!r}", {"branch": branch})
+        return commit
+
+    def transaction(self, branch: str, message: str, author: Identity, committer: Identity):
+        """``with store.transaction(...) as tx:`` one commit on a clean exit, else nothing."""
+        from cms.storage.transaction import transaction  # it builds on this module
+
+        return transaction(self, branch, message, author, committer)
 
     def refs(self) -> list[Ref]:
         repo = self.repo

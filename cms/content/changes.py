@@ -1,0 +1,330 @@
+"""The write use cases: create, replace, patch (JSON merge patch) and delete an entry.
+
+Each is one transaction: the write lock is held, the branch head read, the entry's version
+compared with ``If-Match`` (inside the lock, so two writers based on the same version cannot
+both win), the new content validated against the model at that commit, and one commit made.
+Any failure before the commit leaves the repository exactly as it was.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from cms.content.document import parse
+from cms.content.entry import Entry
+from cms.content.service import ContentService, Snapshot
+from cms.content.slug import check_slug, derive_slug, unique_slug
+from cms.content.writer import edit_file, new_file
+from cms.errors import (
+    Conflict,
+    MethodNotAllowed,
+    NotFound,
+    PreconditionFailed,
+    PreconditionRequired,
+    Unprocessable,
+)
+from cms.model import Collection, Field
+from cms.model.problems import FieldPath
+from cms.storage.git import Identity
+
+MAX_MESSAGE = 10_000
+CREATE_KEYS = {"slug", "fields", "body", "message"}
+UPDATE_KEYS = {"fields", "body", "message"}
+
+
+@dataclass(frozen=True)
+class Written:
+    """The result of a write: the entry as committed (None after a delete) and the commit."""
+
+    entry: Entry | None
+    commit: str
+    slug: str
+
+
+def merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7396 JSON merge patch."""
+    if not isinstance(patch, dict):
+        return copy.deepcopy(patch)
+    result = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            result.pop(key, None)
+        else:
+            result[key] = merge_patch(result.get(key), value)
+    return result
+
+
+def _shape(payload: Any, allowed: set[str], required: Sequence[str] = ()) -> dict[str, Any]:
+    if not isinstance(payload, dict):
+        raise Unprocessable("the body must be a JSON object", {"json": ["must be an object"]})
+    errors: dict[str, list[str]] = {}
+    for key in payload:
+        if key not in allowed:
+            errors[key] = [f"unknown key; use {', '.join(sorted(allowed))}"]
+    for key in required:
+        if key not in payload:
+            errors[key] = ["is required"]
+    checks = {
+        "fields": (dict, "must be an object"),
+        "body": (str, "must be a string"),
+        "slug": (str, "must be a string"),
+        "message": (str, "must be a string"),
+    }
+    for key, (kind, message) in checks.items():
+        value = payload.get(key)
+        if value is not None and not isinstance(value, kind):
+            errors[key] = [message]
+    text = payload.get("message")
+    if isinstance(text, str) and not (len(text.strip()) > 0 and len(text) <= MAX_MESSAGE):
+        errors["message"] = [f"must have 1 to {MAX_MESSAGE} characters"]
+    if errors:
+        raise Unprocessable("the request body is not valid", {"json": errors})
+    return payload
+
+
+def _nest(errors: dict[str, Any], path: FieldPath, message: str) -> None:
+    node = errors
+    for part in path[:-1]:
+        node = node.setdefault(str(part), {})
+        if isinstance(node, list):  # a message on a parent already: keep both
+            return
+    node.setdefault(str(path[-1]), []).append(message)
+
+
+def check_content(collection: Collection, slug: str, fields: dict[str, Any], body: str) -> None:
+    """422 naming every bad field by its path (``errors.json.fields.hero.title``)."""
+    errors: dict[str, Any] = {}
+    definition = collection.fields_for(slug)
+
+    def report(path: FieldPath, message: str) -> None:
+        if path and path[0] == "body" and definition.body is not None:
+            _nest(errors, ("body",), message)
+        else:
+            _nest(errors.setdefault("fields", {}), path, message)
+
+    collection.check(slug, fields, body if definition.body is not None else None, report)
+    known = {f.name for f in definition.fields}
+    for key in fields:
+        if key not in known and key != "body":
+            _nest(errors.setdefault("fields", {}), (key,), "is not a field of this collection")
+    if errors:
+        raise Unprocessable("the entry does not fit the content model", {"json": errors})
+
+
+def in_model_order(data: dict[str, Any], fields: Sequence[Field]) -> dict[str, Any]:
+    """The keys in the order of the collection's fields (as Decap writes them), nested objects
+    too; keys the model does not name come last, in the order given."""
+    out: dict[str, Any] = {}
+    for item in fields:
+        if item.name in data:
+            value = data[item.name]
+            children = getattr(item.widget, "fields", ())
+            if isinstance(value, dict) and children:
+                value = in_model_order(value, children)
+            elif isinstance(value, list) and children:
+                value = [in_model_order(v, children) if isinstance(v, dict) else v for v in value]
+            out[item.name] = value
+    for key, value in data.items():
+        out.setdefault(key, value)
+    return out
+
+
+class EntryWriter:
+    """Writes entries of one repository; the committer is the server's identity."""
+
+    def __init__(self, service: ContentService, committer: Identity) -> None:
+        self.service = service
+        self.store = service.store
+        self.committer = committer
+
+    def _message(
+        self, snap: Snapshot, action: str, collection: Collection, slug: str, author: Identity
+    ) -> str:
+        template = snap.model.commit_messages.get(action, "")
+        values = {
+            "collection": collection.label_singular or collection.label,
+            "slug": slug,
+            "path": collection.path_for(slug),
+            "author-login": author.email,
+            "author-name": author.name,
+        }
+        for key, value in values.items():
+            template = template.replace("{{" + key + "}}", value)
+        return template
+
+    def _collection(self, snap: Snapshot, name: str) -> Collection:
+        return snap.collection(name)
+
+    # -- create -------------------------------------------------------------------------------
+
+    def create(
+        self, name: str, payload: Any, author: Identity, branch: str | None = None
+    ) -> Written:
+        data = _shape(payload, CREATE_KEYS, required=("fields",))
+        fields: dict[str, Any] = data["fields"]
+        body: str = data.get("body") or ""
+        branch = branch or self.store.branch
+        head = self.service.snapshot_at(self.store.resolve_branch(branch))
+        collection = self._collection(head, name)
+        if collection.kind != "folder" or not collection.create:
+            raise MethodNotAllowed(
+                f"collection {name!r} does not allow creating entries",
+                {"collection": name},
+            )
+        given = data.get("slug")
+        slug = check_slug(given, collection.nested) if given else None
+        check_content(collection, slug or "", fields, body)
+        ordered = in_model_order(fields, collection.fields_for(slug or "").fields)
+        text = new_file(ordered, body, collection.format).encode("utf-8")
+        with self.store.transaction(
+            branch, data.get("message") or "", author, self.committer
+        ) as tx:
+            snap = self.service.snapshot_at(tx.base)
+            collection = self._collection(snap, name)
+            if slug is None:
+                base = derive_slug(collection, fields, snap.model.slug)
+                slug = unique_slug(base, lambda s: tx.read(collection.path_for(s)) is not None)
+            path = collection.path_for(slug)
+            if tx.read(path) is not None:
+                raise Conflict(
+                    f"an entry {slug!r} already exists in {name!r}",
+                    {"slug": slug},
+                )
+            if collection.slug_for_path(path) != slug:
+                raise Unprocessable(f"slug {slug!r} does not fit this collection's files")
+            tx.write(path, text)
+            self._set_message(tx, snap, "create", collection, slug, author, data)
+        return self._written(tx.result.sha, collection, slug)
+
+    # -- replace, patch -----------------------------------------------------------------------
+
+    def replace(
+        self,
+        name: str,
+        slug: str,
+        payload: Any,
+        if_match: Sequence[str] | None,
+        author: Identity,
+        branch: str | None = None,
+    ) -> Written:
+        data = _shape(payload, UPDATE_KEYS, required=("fields",))
+        return self._update(
+            name,
+            slug,
+            if_match,
+            author,
+            branch,
+            data,
+            lambda _f, _b: (data["fields"], data.get("body") or ""),
+        )
+
+    def patch(
+        self,
+        name: str,
+        slug: str,
+        payload: Any,
+        if_match: Sequence[str] | None,
+        author: Identity,
+        branch: str | None = None,
+    ) -> Written:
+        if isinstance(payload, dict) and "body" in payload and payload["body"] is None:
+            payload = {**payload, "body": ""}
+        data = _shape(payload, UPDATE_KEYS)
+
+        def apply(fields: dict[str, Any], body: str) -> tuple[dict[str, Any], str]:
+            patched = merge_patch(fields, data["fields"]) if "fields" in data else fields
+            return patched, data.get("body", body)
+
+        return self._update(name, slug, if_match, author, branch, data, apply)
+
+    def _update(self, name, slug, if_match, author, branch, data, change) -> Written:
+        if if_match is None:
+            raise PreconditionRequired(
+                "send If-Match with the entry's version (its ETag) to change it",
+                {"headers": {"If-Match": ["is required"]}},
+            )
+        branch = branch or self.store.branch
+        with self.store.transaction(branch, "", author, self.committer) as tx:
+            snap = self.service.snapshot_at(tx.base)
+            collection = self._collection(snap, name)
+            current = snap.entry(collection, slug)  # NotFound when it is not there
+            slug = current.slug
+            self._check_version(current, if_match)
+            raw = self.store.read_blob(current.version)
+            fmt = collection.format_for(slug)
+            document = parse(raw, fmt)
+            fields, body = change(document.data, document.served_body)
+            check_content(collection, slug, fields, body)
+            text = edit_file(document, fields, body, fmt).encode("utf-8")
+            if text != raw:
+                tx.write(current.path, text)
+            self._set_message(tx, snap, "update", collection, slug, author, data)
+        if tx.result is None:  # nothing changed: no commit, the entry as it is
+            return Written(current, tx.base, slug)
+        return self._written(tx.result.sha, collection, slug)
+
+    # -- delete -------------------------------------------------------------------------------
+
+    def delete(
+        self,
+        name: str,
+        slug: str,
+        if_match: Sequence[str] | None,
+        author: Identity,
+        branch: str | None = None,
+        message: str | None = None,
+    ) -> Written:
+        if if_match is None:
+            raise PreconditionRequired(
+                "send If-Match with the entry's version (its ETag) to delete it",
+                {"headers": {"If-Match": ["is required"]}},
+            )
+        branch = branch or self.store.branch
+        with self.store.transaction(branch, "", author, self.committer) as tx:
+            snap = self.service.snapshot_at(tx.base)
+            collection = self._collection(snap, name)
+            if collection.kind != "folder" or not collection.delete:
+                raise MethodNotAllowed(
+                    f"collection {name!r} does not allow deleting entries", {"collection": name}
+                )
+            current = snap.entry(collection, slug)
+            self._check_version(current, if_match)
+            tx.delete(current.path)
+            self._set_message(
+                tx, snap, "delete", collection, current.slug, author, {"message": message}
+            )
+        return Written(None, tx.result.sha, current.slug)
+
+    # -- helpers ------------------------------------------------------------------------------
+
+    @staticmethod
+    def _check_version(current: Entry, if_match: Sequence[str]) -> None:
+        if "*" in if_match or current.version in if_match:
+            return
+        raise PreconditionFailed(
+            "the entry changed since the version in If-Match; read it again and retry",
+            {"version": current.version},
+        )
+
+    def _set_message(
+        self,
+        tx: Any,
+        snap: Snapshot,
+        action: str,
+        collection: Collection,
+        slug: str,
+        author: Identity,
+        data: Mapping[str, Any],
+    ) -> None:
+        tx.message = data.get("message") or self._message(snap, action, collection, slug, author)
+
+    def _written(self, commit: str, collection: Collection, slug: str) -> Written:
+        snap = self.service.snapshot_at(commit)
+        try:
+            entry = snap.entry(snap.collection(collection.name), slug)
+        except NotFound:
+            entry = None
+        return Written(entry, commit, slug)
