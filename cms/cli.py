@@ -102,6 +102,51 @@ def validate(ref: str | None, fmt: str) -> None:
     sys.exit(1 if errors else 0)
 
 
+@main.group()
+def tokens() -> None:
+    """Manage API tokens (stored hashed in CMS_INSTANCE/tokens.json)."""
+
+
+def _token_store():
+    from cms.auth import TokenStore
+
+    return TokenStore(Path(str(read_settings()["CMS_INSTANCE"])))
+
+
+@tokens.command("create")
+@click.argument("name")
+@click.option(
+    "--role", type=click.Choice(["reader", "editor", "admin"]), default="editor", show_default=True
+)
+@click.option("--email", default=None, help="Email of the commits made with it (author).")
+def tokens_create(name: str, role: str, email: str | None) -> None:
+    """Create a token and print it, this once: NAME is the commits' author name."""
+    try:
+        token, secret = _token_store().create(name, role, email)
+    except CMSError as exc:
+        _fail(exc)
+    click.echo(secret)
+    click.echo(f"token {token.id} for {token.name} <{token.email}>, role {token.role}", err=True)
+
+
+@tokens.command("list")
+def tokens_list() -> None:
+    """List the tokens (never their values)."""
+    for token in _token_store().list():
+        click.echo(f"{token.id}\t{token.role}\t{token.name} <{token.email}>\t{token.created_at}")
+
+
+@tokens.command("revoke")
+@click.argument("token_id")
+def tokens_revoke(token_id: str) -> None:
+    """Revoke a token by its id (the first column of `cms tokens list`)."""
+    try:
+        token = _token_store().revoke(token_id)
+    except CMSError as exc:
+        _fail(exc)
+    click.echo(f"revoked {token.id} ({token.name})", err=True)
+
+
 def openapi_document() -> str:
     """The OpenAPI document of the API, as written to openapi/openapi.json."""
     from flask import Flask

@@ -127,3 +127,32 @@ def test_a_missing_config_is_named(make_site, tmp_path: Path) -> None:
 def test_instance_may_not_be_inside_the_repository(sample_repo: Path) -> None:
     with pytest.raises(ValueError, match="must not be inside"):
         create_app({"CMS_REPO": str(sample_repo), "CMS_INSTANCE": str(sample_repo / "instance")})
+
+
+def test_tokens_create_list_revoke(sample_repo: Path, tmp_path: Path) -> None:
+    instance = tmp_path / "instance"
+    created = run(
+        ["tokens", "create", "Ada Lovelace", "--role", "admin", "--email", "ada@example.org"],
+        sample_repo,
+        instance,
+    )
+    assert created.returncode == 0, created.stderr
+    secret = created.stdout.strip()
+    assert secret.startswith("cms_")
+    stored = (instance / "tokens.json").read_text()
+    assert secret.split("_", 2)[2] not in stored  # only a hash is kept
+    assert oct((instance / "tokens.json").stat().st_mode & 0o777) == "0o600"
+    listed = run(["tokens", "list"], sample_repo, instance).stdout
+    token_id = listed.split("\t")[0]
+    assert "\tadmin\tAda Lovelace <ada@example.org>\t" in listed
+    app = create_app({"CMS_REPO": str(sample_repo), "CMS_INSTANCE": str(instance)})
+    client = app.test_client()
+    url = "/api/v1/collections/pages/entries/accueil?ref=main"
+    headers = {"Authorization": f"Bearer {secret}"}
+    assert client.get("/api/v1/refs", headers=headers).status_code == 200
+    revoked = run(["tokens", "revoke", token_id], sample_repo, instance)
+    assert revoked.returncode == 0
+    assert client.get(url, headers=headers).status_code == 401  # seen without a restart
+    assert run(["tokens", "revoke", token_id], sample_repo, instance).returncode == 2
+    bad = run(["tokens", "create", "x", "--role", "owner"], sample_repo, instance)
+    assert bad.returncode == 2

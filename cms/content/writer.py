@@ -183,10 +183,13 @@ def _indents_sequences(matter: str) -> bool:
     return True
 
 
-def _end_line(node: Node) -> int:
-    """The line after the last line of a value node."""
+def _end_line(lines: list[str], node: Node) -> int:
+    """The line after the last line of a value node. A block node ends where the next key
+    starts: at the beginning of a line, or at its indentation."""
     mark = node.end_mark
-    return mark.line if mark.column == 0 else mark.line + 1
+    if mark.line >= len(lines) or not lines[mark.line][: mark.column].strip():
+        return mark.line
+    return mark.line + 1
 
 
 def _splice(
@@ -203,7 +206,7 @@ def _splice(
     for key_node, value_node in node.value:
         key = str(key_node.value)
         start = key_node.start_mark.line
-        end = _end_line(value_node)
+        end = _end_line(lines, value_node)
         while end > start + 1 and _is_blank_or_comment(lines[end - 1]):
             end -= 1  # blank lines and comments after a value stay where they are
         spans[key] = (start, end, value_node, key_node.start_mark.column)
