@@ -35,5 +35,9 @@ def open_site(settings: Mapping[str, object]) -> ContentService:
         lock_timeout=float(settings.get("CMS_LOCK_TIMEOUT", 10)),  # type: ignore[arg-type]
     )
     service = ContentService(store, str(settings["CMS_CONFIG"]))
-    service.snapshot()
+    try:
+        service.snapshot()
+    except BaseException:
+        store.close()
+        raise
     return service

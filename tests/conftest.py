@@ -89,10 +89,23 @@ def bearer(app, role: str = "editor", name: str = "Éditrice Test", email: str =
     return {"Authorization": f"Bearer {secret}"}
 
 
+_OPEN_APPS: list = []
+
+
 def make_app(repo: Path, instance: Path, **settings: object):
+    """An app on ``repo``; its git processes are closed when the test ends."""
     config = {"CMS_REPO": str(repo), "CMS_INSTANCE": str(instance), "TESTING": True}
     config.update(settings)
-    return create_app(config)
+    app = create_app(config)
+    _OPEN_APPS.append(app)
+    return app
+
+
+@pytest.fixture(autouse=True)
+def _close_apps():
+    yield
+    while _OPEN_APPS:
+        _OPEN_APPS.pop().extensions["cms"].store.close()
 
 
 @pytest.fixture(scope="session")
@@ -105,7 +118,8 @@ def sample_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def sample_app(sample_repo: Path, tmp_path_factory: pytest.TempPathFactory):
-    app = make_app(sample_repo, tmp_path_factory.mktemp("instance"))
+    config = {"CMS_REPO": str(sample_repo), "CMS_INSTANCE": str(tmp_path_factory.mktemp("i"))}
+    app = create_app({**config, "TESTING": True})
     yield app
     app.extensions["cms"].store.close()
 

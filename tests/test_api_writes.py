@@ -384,3 +384,16 @@ def test_the_commit_body_of_a_write_reads_back(site) -> None:
         NEW_POST["fields"], sort_keys=True
     )
     assert entry["problems"] == []
+
+
+def test_an_untracked_file_in_the_way_is_never_overwritten(site) -> None:
+    app, client, repo = site
+    person = {"slug": "nouvelle", "fields": {"title": "Nouvelle", "role": "eig"}}
+    (repo.path / "personnes" / "nouvelle.md").write_text("brouillon local\n")
+    response = client.post(
+        "/api/v1/collections/personnes/entries", json=person, headers=bearer(app)
+    )
+    assert response.status_code == 409
+    assert response.get_json()["errors"]["paths"] == ["personnes/nouvelle.md"]
+    assert (repo.path / "personnes" / "nouvelle.md").read_text() == "brouillon local\n"
+    assert repo.head() == repo.before

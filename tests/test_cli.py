@@ -12,6 +12,7 @@ import pytest
 from cms import create_app
 from cms.errors import ConfigError
 from cms.settings import PROJECT_ROOT
+from tests.conftest import make_app
 
 CMS = [sys.executable, "-m", "cms.cli"]
 
@@ -145,7 +146,7 @@ def test_tokens_create_list_revoke(sample_repo: Path, tmp_path: Path) -> None:
     listed = run(["tokens", "list"], sample_repo, instance).stdout
     token_id = listed.split("\t")[0]
     assert "\tadmin\tAda Lovelace <ada@example.org>\t" in listed
-    app = create_app({"CMS_REPO": str(sample_repo), "CMS_INSTANCE": str(instance)})
+    app = make_app(sample_repo, instance)
     client = app.test_client()
     url = "/api/v1/collections/pages/entries/accueil?ref=main"
     headers = {"Authorization": f"Bearer {secret}"}

@@ -5,11 +5,14 @@ from __future__ import annotations
 import subprocess
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from cms.errors import BadRequest, NotFound, RepositoryError
 from cms.storage import GitStore
+from cms.storage.git import Identity
 from cms.storage.refs import check_ref, valid_ref_name
-from tests.conftest import AUTHOR
+from tests.conftest import AUTHOR, Site
 
 
 @pytest.fixture
@@ -151,3 +154,95 @@ def test_ref_names_follow_git_check_ref_format(name: str) -> None:
     if not expected:
         with pytest.raises(BadRequest):
             check_ref(name)
+
+
+def test_transaction_builds_trees_like_git(make_site) -> None:
+    site = make_site({"a/keep.md": "k\n", "a/b/old.md": "o\n", "tool.sh": "#!/bin/sh\n"})
+    (site.path / "tool.sh").chmod(0o755)
+    site.repo.git.update_index("--chmod=+x", "tool.sh")
+    site.commit({}, "Make tool.sh executable")
+    store = GitStore(site.path)
+    author = Identity("Ada", "ada@example.org")
+    with store.transaction("main", "Many changes", author, author) as tx:
+        tx.write("a/new/deep/file.md", b"new\n")  # new folders
+        tx.delete("a/b/old.md")  # a folder left empty disappears
+        tx.write("tool.sh", b"#!/bin/sh\necho hi\n")  # the mode is kept
+        tx.write("z.md", "é\n".encode())
+    commit = tx.result.sha
+    assert commit == site.repo.head.commit.hexsha
+    listing = site.repo.git.ls_tree("-r", commit)
+    entries = {line.split("\t")[1]: line.split()[0] for line in listing.splitlines()}
+    assert entries == {
+        "a/keep.md": "100644",
+        "a/new/deep/file.md": "100644",
+        "tool.sh": "100755",
+        "z.md": "100644",
+    }
+    # git's own tree for the same content has the same id
+    site.repo.git.read_tree(commit)
+    assert site.repo.git.write_tree() == site.repo.commit(commit).tree.hexsha
+    fsck = subprocess.run(
+        ["git", "fsck", "--strict"], cwd=site.path, capture_output=True, text=True, check=False
+    )
+    assert fsck.returncode == 0 and "dangling" not in fsck.stdout + fsck.stderr
+    assert site.repo.git.status("--porcelain") == ""
+    assert (site.path / "a/new/deep/file.md").read_text() == "new\n"
+    assert not (site.path / "a/b").exists()
+    assert site.repo.head.commit.author.name == "Ada"
+    assert site.repo.head.commit.message == "Many changes\n"
+    store.close()
+
+
+def test_a_transaction_that_raises_leaves_nothing(make_site) -> None:
+    site = make_site({"a.md": "a\n"})
+    head = site.head
+    objects = site.repo.git.count_objects("-v")
+    store = GitStore(site.path)
+    author = Identity("Ada", "ada@example.org")
+    with pytest.raises(RuntimeError), store.transaction("main", "No", author, author) as tx:
+        tx.write("b.md", b"b\n")
+        raise RuntimeError("changed my mind")
+    assert site.head == head
+    assert site.repo.git.count_objects("-v") == objects
+    assert not (site.path / "b.md").exists()
+    store.close()
+
+
+names = st.sampled_from(["a", "a.b", "a-b", "a_b", "b", "é", "a0", "A", "z"])
+paths = st.lists(names, min_size=1, max_size=3).map(lambda parts: "/".join(parts) + ".md")
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    st.dictionaries(paths, st.text("xyz", min_size=1, max_size=5), min_size=1, max_size=6),
+    st.dictionaries(paths, st.one_of(st.none(), st.text("xyz", max_size=5)), max_size=6),
+)
+def test_trees_built_by_a_transaction_equal_git_s(tmp_path_factory, initial, changes) -> None:
+    # A path may not be both a file and a folder.
+    everything = set(initial) | set(changes)
+    if any(p.removesuffix(".md") + "/" == q[: len(p) - 2] for p in everything for q in everything):
+        return
+    root = tmp_path_factory.mktemp("trees")
+    site = Site(root / "site")
+    site.commit(initial, "Start")
+    store = GitStore(site.path)
+    author = Identity("Ada", "ada@example.org")
+    effective = {p: c for p, c in changes.items() if c is not None or p in initial}
+    with store.transaction("main", "Change", author, author) as tx:
+        for path, content in effective.items():
+            if content is None:
+                tx.delete(path)
+            else:
+                tx.write(path, content.encode())
+    final = {**initial, **effective}
+    final = {p: c for p, c in final.items() if c is not None}
+    if tx.result is not None:
+        expected = Site(root / "expected")
+        expected.commit(final, "All at once")
+        assert site.repo.commit(tx.result.sha).tree.hexsha == expected.repo.head.commit.tree.hexsha
+        expected.repo.close()
+        assert site.repo.git.status("--porcelain") == ""
+    store.close()
+    site.repo.close()

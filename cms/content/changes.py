@@ -250,7 +250,7 @@ class EntryWriter:
         with self.store.transaction(branch, "", author, self.committer) as tx:
             snap = self.service.snapshot_at(tx.base)
             collection = self._collection(snap, name)
-            current = snap.entry(collection, slug)  # NotFound when it is not there
+            current = snap.entry(collection, slug, history=False)  # NotFound if not there
             slug = current.slug
             self._check_version(current, if_match)
             raw = self.store.read_blob(current.version)
@@ -290,7 +290,7 @@ class EntryWriter:
                 raise MethodNotAllowed(
                     f"collection {name!r} does not allow deleting entries", {"collection": name}
                 )
-            current = snap.entry(collection, slug)
+            current = snap.entry(collection, slug, history=False)
             self._check_version(current, if_match)
             tx.delete(current.path)
             self._set_message(
@@ -322,9 +322,10 @@ class EntryWriter:
         tx.message = data.get("message") or self._message(snap, action, collection, slug, author)
 
     def _written(self, commit: str, collection: Collection, slug: str) -> Written:
+        """The entry as committed; its last change is that commit (no history walk needed)."""
         snap = self.service.snapshot_at(commit)
         try:
-            entry = snap.entry(snap.collection(collection.name), slug)
+            entry = snap.entry(snap.collection(collection.name), slug, history=False)
         except NotFound:
-            entry = None
-        return Written(entry, commit, slug)
+            return Written(None, commit, slug)
+        return Written(entry.at(commit, self.store.commit_info(commit)), commit, slug)

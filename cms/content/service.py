@@ -82,32 +82,39 @@ class Snapshot:
             entries = [e for e in entries if collection.filter.accepts(e.fields)]
         return entries
 
-    def entry(self, collection: Collection, slug: str) -> Entry:
-        """One entry, with the last commit that changed it."""
+    def entry(self, collection: Collection, slug: str, history: bool = True) -> Entry:
+        """One entry, with (unless ``history`` is False) the last commit that changed it."""
         wanted = nfc(slug)
         blob = self._find(collection, wanted)
+        missing = NotFound(
+            f"no entry {slug!r} in collection {collection.name!r}",
+            {"collection": collection.name, "slug": slug},
+        )
         if blob is None:
-            raise NotFound(
-                f"no entry {slug!r} in collection {collection.name!r}",
-                {"collection": collection.name, "slug": slug},
-            )
-        entry = self._entry(collection, wanted, blob)
+            raise missing
+        entry = self._entry(collection, collection.slug_for_path(blob.path) or wanted, blob)
         if collection.filter is not None and not collection.filter.accepts(entry.fields):
-            raise NotFound(
-                f"no entry {slug!r} in collection {collection.name!r}",
-                {"collection": collection.name, "slug": slug},
-            )
-        return self.with_history([entry])[0]
+            raise missing
+        return self.with_history([entry])[0] if history else entry
 
     def _find(self, collection: Collection, slug: str) -> TreeEntry | None:
+        """The file of a slug: looked up by its path (a slug that does not map back to the
+        same path is no entry), then, for a name git may hold in another Unicode form, by
+        listing the folder."""
         if not slug or len(slug) > MAX_SLUG_LENGTH or "\x00" in slug:
             return None
         if collection.kind == "files":
             item = collection.file_for(slug)
             return self.service.store.blob_at(self.commit, item.path) if item else None
-        for candidate, blob in self.files(collection):
+        path = collection.path_for(slug)
+        if collection.slug_for_path(path) != slug:
+            return None
+        blob = self.service.store.blob_at(self.commit, path)
+        if blob is not None or slug.isascii():
+            return blob
+        for candidate, listed in self.files(collection):
             if candidate == slug:
-                return blob
+                return listed
         return None
 
     def _entry(self, collection: Collection, slug: str, blob: TreeEntry) -> Entry:

@@ -111,6 +111,9 @@ class GitStore:
             if branch not in {h.name for h in repo.heads}:
                 raise RepositoryError(f"{self.path} has no branch {branch!r}")
             self._common_dir = Path(repo.common_dir)
+            self._git_dir = Path(repo.git_dir)
+            self.bare = repo.bare
+            self.objects_dir = Path(repo.odb.db_path("")).resolve()
         self.branch = branch
         self.write_lock = WriteLock(
             lock_folder or self._common_dir / "cms-locks", self.path, lock_timeout
@@ -118,6 +121,7 @@ class GitStore:
         self._packed: tuple[tuple[int, int, int] | None, dict[str, str]] = (None, {})
         self._local = threading.local()
         self._repos: list[git.Repo] = []
+        self._processes: list[subprocess.Popen] = []
         self._repos_lock = threading.Lock()
         self._trees: LRU[tuple[str, str, int], tuple[TreeEntry, ...]] = LRU(512)
         self._blobs: LRU[str, bytes] = LRU(4096)
@@ -143,6 +147,13 @@ class GitStore:
             for repo in self._repos:
                 repo.close()
             self._repos.clear()
+            for process in self._processes:
+                if process.stdin:
+                    process.stdin.close()
+                process.wait()
+                if process.stdout:
+                    process.stdout.close()
+            self._processes.clear()
         self._local = threading.local()
 
     # -- refs ---------------------------------------------------------------------------------
@@ -235,6 +246,18 @@ class GitStore:
             cached = self._peeled.put(key, "yes" if result.returncode == 0 else "no")
         return cached == "yes"
 
+    def checked_out_branch(self) -> str | None:
+        """The branch the work tree has checked out (None when bare or detached)."""
+        if self.bare:
+            return None
+        try:
+            head = (self._git_dir / "HEAD").read_text(encoding="utf-8").strip()
+        except OSError:
+            return None
+        return (
+            head.removeprefix("ref: refs/heads/") if head.startswith("ref: refs/heads/") else None
+        )
+
     def resolve_branch(self, branch: str) -> str:
         """The commit a branch points at, read from the ref files (no cache): NotFound if none."""
         check_ref(branch)
@@ -300,17 +323,37 @@ class GitStore:
                 )
 
     def blob_at(self, commit: str, path: str) -> TreeEntry | None:
-        """The blob at ``path`` in ``commit``, or None."""
+        """The blob at ``path`` in ``commit``, or None. Answered by a ``git cat-file
+        --batch-check`` process kept per thread, from the trees alone (never the file system)."""
         cached = self._paths.get((commit, path))
         if cached is not None:
             return cached or None
-        try:
-            obj = self.repo.commit(commit).tree / path
-        except KeyError:
-            obj = None
-        found = TreeEntry(path, obj.hexsha) if isinstance(obj, git.Blob) else None
+        found = None
+        if path and "\n" not in path and "\r" not in path and FULL_SHA.fullmatch(commit):
+            answer = self._check_object(f"{commit}:{path}")
+            parts = answer.split(" ")
+            if len(parts) == 3 and parts[1] == "blob":
+                found = TreeEntry(path, parts[0])
         self._paths.put((commit, path), found or False)
         return found
+
+    def _check_object(self, name: str) -> str:
+        process = getattr(self._local, "batch_check", None)
+        if process is None or process.poll() is not None:
+            process = subprocess.Popen(
+                ["git", "cat-file", "--batch-check"],
+                cwd=self.path,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+            )
+            self._local.batch_check = process
+            with self._repos_lock:
+                self._processes.append(process)
+        assert process.stdin is not None and process.stdout is not None
+        process.stdin.write(name.encode("utf-8", "surrogateescape") + b"\n")
+        process.stdin.flush()
+        return process.stdout.readline().decode("utf-8", "surrogateescape").strip()
 
     def read_blob(self, sha: str) -> bytes:
         cached = self._blobs.get(sha)
@@ -324,8 +367,9 @@ class GitStore:
     def last_changes(self, commit: str, paths: Iterable[str]) -> dict[str, Change | None]:
         """The last commit that touched each path, as ``git log -1 <commit> -- <path>`` says.
 
-        One ``git log`` walk serves all the paths (it stops as soon as every path is found), and
-        answers are cached by (commit, path): history below a commit never changes.
+        One ``git log`` walk, limited to exactly these paths, serves them all (it stops as soon
+        as every path is found), and answers are cached by (commit, path): history below a
+        commit never changes.
         """
         wanted = list(dict.fromkeys(paths))
         found: dict[str, Change | None] = {}
@@ -359,7 +403,7 @@ class GitStore:
             "--format=%x01%H%x00%aI%x00%an%x00%ae",
             commit,
             "--",
-            *sorted({p.rsplit("/", 1)[0] if "/" in p else p for p in paths}),
+            *sorted(set(paths)),
         ]
         process = subprocess.Popen(
             args, cwd=self.path, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
