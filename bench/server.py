@@ -1,4 +1,5 @@
-"""A real server process for the benchmarks: `cms serve` (gunicorn) on a free local port."""
+"""A real server process, for the tests and the benchmarks: `cms serve` (gunicorn) on a free
+local port."""
 
 from __future__ import annotations
 
@@ -6,7 +7,9 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -20,17 +23,17 @@ def free_port() -> int:
 
 
 class Server:
+    """`cms serve` on a free port of 127.0.0.1, started and checked, stopped on exit."""
+
     def __init__(
         self, repo: Path, instance: Path, workers: int = 2, threads: int = 4, **env: str
     ) -> None:
-        self.port = free_port()
         self.host = "127.0.0.1"
-        environment = {
-            **os.environ,
-            "CMS_REPO": str(repo),
-            "CMS_INSTANCE": str(instance),
-            **env,
-        }
+        self.port = free_port()
+        self.base = f"http://{self.host}:{self.port}"
+        # The server's log goes to a file (a pipe nobody reads could fill up and stall it).
+        self.log = tempfile.TemporaryFile()  # noqa: SIM115 (closed by stop())
+        env = {**os.environ, "CMS_REPO": str(repo), "CMS_INSTANCE": str(instance), **env}
         self.process = subprocess.Popen(
             [
                 sys.executable,
@@ -44,22 +47,45 @@ class Server:
                 "--threads",
                 str(threads),
             ],
-            env=environment,
+            env=env,
             cwd=ROOT,
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stderr=self.log,
         )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError("the server stopped at start")
+                self.log.seek(0)
+                output = self.log.read().decode("utf-8", "replace")
+                self.log.close()
+                raise RuntimeError(f"the server stopped at start:\n{output}")
             try:
-                urllib.request.urlopen(f"http://{self.host}:{self.port}/healthz", timeout=1)
+                urllib.request.urlopen(self.base + "/healthz", timeout=1).close()
                 return
             except OSError:
                 time.sleep(0.1)
         self.stop()
         raise RuntimeError("the server did not start in 60 s")
+
+    def get(self, path: str, headers: dict[str, str] | None = None):
+        return self.request("GET", path, headers=headers)
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: bytes | None = None,
+        headers: dict[str, str] | None = None,
+    ):
+        request = urllib.request.Request(
+            self.base + path, data=body, headers=headers or {}, method=method
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return response.status, dict(response.headers), response.read()
+        except urllib.error.HTTPError as error:
+            with error:
+                return error.code, dict(error.headers), error.read()
 
     def stop(self) -> None:
         self.process.terminate()
@@ -68,6 +94,7 @@ class Server:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+        self.log.close()
 
     def __enter__(self) -> Server:
         return self

@@ -8,8 +8,8 @@ import subprocess
 import threading
 from pathlib import Path
 
+from bench.server import Server
 from cms.auth import TokenStore
-from tests.live import Server
 
 PEOPLE = 26
 CONFIG = """\

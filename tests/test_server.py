@@ -11,8 +11,8 @@ from pathlib import Path
 import git
 import pytest
 
+from bench.server import Server
 from cms.settings import PROJECT_ROOT
-from tests.live import Server
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = PROJECT_ROOT / "tests" / "artifacts"

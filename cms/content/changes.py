@@ -9,7 +9,7 @@ Any failure before the commit leaves the repository exactly as it was.
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -132,6 +132,14 @@ def in_model_order(data: dict[str, Any], fields: Sequence[Field]) -> dict[str, A
     return out
 
 
+def _require_if_match(if_match: Sequence[str] | None, verb: str) -> None:
+    if if_match is None:
+        raise PreconditionRequired(
+            f"send If-Match with the entry's version (its ETag) to {verb} it",
+            {"headers": {"If-Match": ["is required"]}},
+        )
+
+
 class EntryWriter:
     """Writes entries of one repository; the committer is the server's identity."""
 
@@ -155,9 +163,6 @@ class EntryWriter:
             template = template.replace("{{" + key + "}}", value)
         return template
 
-    def _collection(self, snap: Snapshot, name: str) -> Collection:
-        return snap.collection(name)
-
     # -- create -------------------------------------------------------------------------------
 
     def create(
@@ -168,7 +173,7 @@ class EntryWriter:
         body: str = data.get("body") or ""
         branch = branch or self.store.branch
         head = self.service.snapshot_at(self.store.resolve_branch(branch))
-        collection = self._collection(head, name)
+        collection = head.collection(name)
         if collection.kind != "folder" or not collection.create:
             raise MethodNotAllowed(
                 f"collection {name!r} does not allow creating entries",
@@ -183,7 +188,7 @@ class EntryWriter:
             branch, data.get("message") or "", author, self.committer
         ) as tx:
             snap = self.service.snapshot_at(tx.base)
-            collection = self._collection(snap, name)
+            collection = snap.collection(name)
             if slug is None:
                 base = derive_slug(collection, fields, snap.model.slug)
                 slug = unique_slug(base, lambda s: tx.read(collection.path_for(s)) is not None)
@@ -240,16 +245,21 @@ class EntryWriter:
 
         return self._update(name, slug, if_match, author, branch, data, apply)
 
-    def _update(self, name, slug, if_match, author, branch, data, change) -> Written:
-        if if_match is None:
-            raise PreconditionRequired(
-                "send If-Match with the entry's version (its ETag) to change it",
-                {"headers": {"If-Match": ["is required"]}},
-            )
+    def _update(
+        self,
+        name: str,
+        slug: str,
+        if_match: Sequence[str] | None,
+        author: Identity,
+        branch: str | None,
+        data: Mapping[str, Any],
+        change: Callable[[dict[str, Any], str], tuple[dict[str, Any], str]],
+    ) -> Written:
+        _require_if_match(if_match, "change")
         branch = branch or self.store.branch
         with self.store.transaction(branch, "", author, self.committer) as tx:
             snap = self.service.snapshot_at(tx.base)
-            collection = self._collection(snap, name)
+            collection = snap.collection(name)
             current = snap.entry(collection, slug, history=False)  # NotFound if not there
             slug = current.slug
             self._check_version(current, if_match)
@@ -263,7 +273,7 @@ class EntryWriter:
                 tx.write(current.path, text)
             self._set_message(tx, snap, "update", collection, slug, author, data)
         if tx.result is None:  # nothing changed: no commit, the entry as it is
-            return Written(current, tx.base, slug)
+            return Written(snap.with_history([current])[0], tx.base, slug)
         return self._written(tx.result.sha, collection, slug)
 
     # -- delete -------------------------------------------------------------------------------
@@ -277,15 +287,11 @@ class EntryWriter:
         branch: str | None = None,
         message: str | None = None,
     ) -> Written:
-        if if_match is None:
-            raise PreconditionRequired(
-                "send If-Match with the entry's version (its ETag) to delete it",
-                {"headers": {"If-Match": ["is required"]}},
-            )
+        _require_if_match(if_match, "delete")
         branch = branch or self.store.branch
         with self.store.transaction(branch, "", author, self.committer) as tx:
             snap = self.service.snapshot_at(tx.base)
-            collection = self._collection(snap, name)
+            collection = snap.collection(name)
             if collection.kind != "folder" or not collection.delete:
                 raise MethodNotAllowed(
                     f"collection {name!r} does not allow deleting entries", {"collection": name}
@@ -301,7 +307,8 @@ class EntryWriter:
     # -- helpers ------------------------------------------------------------------------------
 
     @staticmethod
-    def _check_version(current: Entry, if_match: Sequence[str]) -> None:
+    def _check_version(current: Entry, if_match: Sequence[str] | None) -> None:
+        assert if_match is not None
         if "*" in if_match or current.version in if_match:
             return
         raise PreconditionFailed(
