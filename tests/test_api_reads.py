@@ -251,6 +251,9 @@ def test_reads_at_older_commits_branches_and_tags(sample_copy) -> None:
     assert now.headers["X-Content-Commit"] == second
     assert now.get_json()["updated_by"] == "Ada Tester"
     assert now.headers["Cache-Control"] == "public, no-cache"
+    assert "Authorization" in now.headers["Vary"]
+    private = client.get(NEWS, headers=bearer(app, "reader"))
+    assert private.headers["Cache-Control"] == "private, no-cache"
 
     for ref in (first, first[:7], "v1"):
         old = client.get(f"{NEWS}?ref={ref}")

@@ -165,6 +165,7 @@ def test_create_rejects_a_body_that_breaks_the_model(site) -> None:
         (b"[1, 2]", "application/json", 422),
         (b'{"fields": "x"}', "application/json", 422),
         (b'{"fields": {}, "extra": 1}', "application/json", 422),
+        (b'{"fields": null}', "application/json", 422),
     ],
 )
 def test_malformed_bodies(site, data: bytes, content_type: str, status: int) -> None:
@@ -397,3 +398,12 @@ def test_an_untracked_file_in_the_way_is_never_overwritten(site) -> None:
     assert response.get_json()["errors"]["paths"] == ["personnes/nouvelle.md"]
     assert (repo.path / "personnes" / "nouvelle.md").read_text() == "brouillon local\n"
     assert repo.head() == repo.before
+
+
+def test_patch_with_null_fields_is_422(site) -> None:
+    app, client, repo = site
+    headers = {**bearer(app), "If-Match": client.get(NEWS_ONE).headers["ETag"]}
+    response = client.patch(NEWS_ONE, json={"fields": None}, headers=headers)
+    assert response.status_code == 422
+    assert response.get_json()["errors"]["json"]["fields"] == ["must be an object"]
+    repo.assert_unchanged()

@@ -12,8 +12,8 @@ from flask import Response, g, request
 
 from cms.storage.refs import FULL_SHA
 
-IMMUTABLE = "public, max-age=31536000, immutable"
-REVALIDATE = "public, no-cache"
+IMMUTABLE = "max-age=31536000, immutable"
+REVALIDATE = "no-cache"
 
 
 def dumps(payload: Any) -> bytes:
@@ -40,7 +40,10 @@ def json_response(
     else:
         response = Response(body, status=200, mimetype="application/json")
     response.set_etag(etag)
-    response.headers["Cache-Control"] = IMMUTABLE if pinned() else REVALIDATE
+    # An answer given to a token may be a draft: only the client's own cache may keep it.
+    scope = "private" if "Authorization" in request.headers else "public"
+    response.headers["Cache-Control"] = f"{scope}, {IMMUTABLE if pinned() else REVALIDATE}"
+    response.vary.add("Authorization")
     if headers:
         response.headers.update(headers)
     return response

@@ -77,6 +77,8 @@ def _shape(payload: Any, allowed: set[str], required: Sequence[str] = ()) -> dic
         value = payload.get(key)
         if value is not None and not isinstance(value, kind):
             errors[key] = [message]
+    if "fields" in payload and payload["fields"] is None:
+        errors["fields"] = ["must be an object"]
     text = payload.get("message")
     if isinstance(text, str) and not (len(text.strip()) > 0 and len(text) <= MAX_MESSAGE):
         errors["message"] = [f"must have 1 to {MAX_MESSAGE} characters"]
