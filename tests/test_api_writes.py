@@ -407,3 +407,28 @@ def test_patch_with_null_fields_is_422(site) -> None:
     assert response.status_code == 422
     assert response.get_json()["errors"]["json"]["fields"] == ["must be an object"]
     repo.assert_unchanged()
+
+
+@pytest.mark.parametrize(
+    "slug", ["..%2f..%2fetc%2fpasswd", "..%2Fadmin%2Fconfig", ".git", "%2e%2e", "a%00b"]
+)
+def test_hostile_slugs_in_the_path_change_nothing(site, slug: str) -> None:
+    app, client, repo = site
+    headers = {**bearer(app), "If-Match": "*"}
+    url = f"{NEWS}/{slug}"
+    assert client.patch(url, json={"fields": {"title": "x"}}, headers=headers).status_code == 404
+    assert client.put(url, json={"fields": {"title": "x"}}, headers=headers).status_code == 404
+    assert client.delete(url, headers=headers).status_code == 404
+    repo.assert_unchanged()
+
+
+def test_private_site_needs_a_reader_token(sample_copy, tmp_path) -> None:
+    app = make_app(sample_copy.path, tmp_path / "i", CMS_PUBLIC_READ="false")
+    client = app.test_client()
+    for url in (NEWS_ONE, NEWS, "/api/v1/collections", "/api/v1/refs"):
+        response = client.get(url)
+        assert response.status_code == 401, url
+        assert response.headers["WWW-Authenticate"] == 'Bearer realm="cms"'
+    reader = bearer(app, "reader")
+    assert client.get(NEWS_ONE, headers=reader).status_code == 200
+    assert client.get(NEWS_ONE, headers=reader).headers["Cache-Control"] == "private, no-cache"
