@@ -17,7 +17,14 @@ def repository_path(settings: Mapping[str, object]) -> Path:
     configured = settings["CMS_REPO"]
     if configured is None:
         path = instance / "site"
-        seed_repository(PROJECT_ROOT / "content", path)
+        # The checkout's content/ (make run), else ./content (an installed package: the
+        # Docker image's working directory holds it).
+        sample = PROJECT_ROOT / "content"
+        if not sample.is_dir():
+            sample = Path.cwd() / "content"
+        if not (path / ".git").exists() and not sample.is_dir():
+            raise ValueError("CMS_REPO is not set and there is no sample content/ to seed from")
+        seed_repository(sample, path)
     else:
         path = Path(str(configured)).resolve()
     if instance == path or path in instance.parents:
