@@ -246,3 +246,20 @@ def test_trees_built_by_a_transaction_equal_git_s(tmp_path_factory, initial, cha
         assert site.repo.git.status("--porcelain") == ""
     store.close()
     site.repo.close()
+
+
+def test_lru_bounds_items_and_bytes() -> None:
+    from cms.storage.git import LRU
+
+    cache: LRU[str, bytes] = LRU(3, max_bytes=100, weigh=len)
+    for key in "abc":
+        cache.put(key, b"x" * 10)
+    cache.get("a")  # a is now the most recently used
+    cache.put("d", b"x" * 10)
+    assert cache.get("b") is None and cache.get("a") is not None
+    cache.put("e", b"x" * 24)
+    cache.put("f", b"x" * 24)
+    cache.put("g", b"x" * 24)
+    assert cache.bytes <= 100
+    assert cache.put("huge", b"x" * 60) == b"x" * 60  # returned, not kept (over a quarter)
+    assert cache.get("huge") is None

@@ -75,7 +75,8 @@ def init_api(app: Flask, service: ContentService) -> Api:
     )
     app.extensions["cms.tokens"] = TokenStore(Path(str(app.config["CMS_INSTANCE"])))
     app.config["MAX_CONTENT_LENGTH"] = int(app.config["CMS_MAX_BODY_BYTES"])
-    app.extensions["cms.responses"] = LRU(4096)
+    # Built responses: (body, etag, headers), at most 64 MB of bodies.
+    app.extensions["cms.responses"] = LRU(4096, max_bytes=64 << 20, weigh=lambda b: len(b[0]))
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
 
     api = Api(app)

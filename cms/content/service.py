@@ -204,7 +204,7 @@ class ContentService:
         self.config_path = config_path.strip("/")
         self.models: LRU[str, Model] = LRU(16)
         self.entries: LRU[tuple[str, str, str, str], Entry] = LRU(50_000)
-        self.html: LRU[tuple[str, str], str] = LRU(2_000)
+        self.html: LRU[tuple[str, str], str] = LRU(2_000, max_bytes=32 << 20, weigh=len)
         self.snapshots: LRU[str, Snapshot] = LRU(256)
 
     def snapshot(self, ref: str | None = None) -> Snapshot:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import subprocess
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Generic, TypeVar
@@ -31,10 +31,16 @@ V = TypeVar("V")
 
 
 class LRU(Generic[K, V]):
-    """A small thread-safe least-recently-used cache."""
+    """A small thread-safe least-recently-used cache, bounded by a number of items and, when
+    given ``weigh`` (an item's size in bytes), by ``max_bytes`` as well."""
 
-    def __init__(self, size: int) -> None:
+    def __init__(
+        self, size: int, max_bytes: int | None = None, weigh: Callable[[V], int] | None = None
+    ) -> None:
         self.size = size
+        self.max_bytes = max_bytes
+        self.weigh = weigh
+        self.bytes = 0
         self._items: OrderedDict[K, V] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -46,11 +52,21 @@ class LRU(Generic[K, V]):
             return value
 
     def put(self, key: K, value: V) -> V:
+        weight = self.weigh(value) if self.weigh else 0
+        if self.max_bytes is not None and weight > self.max_bytes // 4:
+            return value  # too large to be worth keeping
         with self._lock:
+            if key in self._items and self.weigh:
+                self.bytes -= self.weigh(self._items[key])
             self._items[key] = value
             self._items.move_to_end(key)
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
+            self.bytes += weight
+            while len(self._items) > self.size or (
+                self.max_bytes is not None and self.bytes > self.max_bytes
+            ):
+                _, dropped = self._items.popitem(last=False)
+                if self.weigh:
+                    self.bytes -= self.weigh(dropped)
         return value
 
 
@@ -124,7 +140,7 @@ class GitStore:
         self._processes: list[subprocess.Popen] = []
         self._repos_lock = threading.Lock()
         self._trees: LRU[tuple[str, str, int], tuple[TreeEntry, ...]] = LRU(512)
-        self._blobs: LRU[str, bytes] = LRU(4096)
+        self._blobs: LRU[str, bytes] = LRU(4096, max_bytes=64 << 20, weigh=len)
         self._changes: LRU[tuple[str, str], Change | None] = LRU(65536)
         self._peeled: LRU[str, str] = LRU(4096)
         self._paths: LRU[tuple[str, str], TreeEntry | bool] = LRU(65536)
@@ -359,8 +375,7 @@ class GitStore:
         cached = self._blobs.get(sha)
         if cached is not None:
             return cached
-        data = self.repo.odb.stream(bytes.fromhex(sha)).read()
-        return self._blobs.put(sha, data) if len(data) < 1 << 20 else data
+        return self._blobs.put(sha, self.repo.odb.stream(bytes.fromhex(sha)).read())
 
     # -- history ------------------------------------------------------------------------------
 
