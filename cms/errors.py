@@ -87,10 +87,6 @@ class PreconditionFailed(CMSError):
     status = 412
 
 
-class PayloadTooLarge(CMSError):
-    status = 413
-
-
 class PreconditionRequired(CMSError):
     """A change to an existing entry needs ``If-Match`` with the version it was based on."""
 
