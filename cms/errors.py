@@ -87,6 +87,12 @@ class PreconditionFailed(CMSError):
     status = 412
 
 
+class UnsupportedMediaType(CMSError):
+    """A request body that is not JSON."""
+
+    status = 415
+
+
 class PreconditionRequired(CMSError):
     """A change to an existing entry needs ``If-Match`` with the version it was based on."""
 

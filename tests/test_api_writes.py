@@ -176,6 +176,24 @@ def test_malformed_bodies(site, data: bytes, content_type: str, status: int) -> 
     repo.assert_unchanged()
 
 
+def test_a_body_that_is_not_json_is_415(site) -> None:
+    app, client, repo = site
+    data = json.dumps(NEW_POST)
+    for content_type in ("text/plain", "application/x-www-form-urlencoded"):
+        response = client.post(NEWS, data=data, content_type=content_type, headers=bearer(app))
+        assert response.status_code == 415
+        assert "application/json" in response.get_json()["message"]
+    merge = client.get(NEWS_ONE).headers["ETag"]
+    response = client.patch(
+        NEWS_ONE,
+        data=json.dumps({"fields": {"title": "Titre"}}),
+        content_type="application/merge-patch+json",
+        headers={**bearer(app), "If-Match": merge},
+    )
+    assert response.status_code == 200  # a +json type is JSON
+    repo.assert_one_commit()
+
+
 def test_oversized_body_is_413(sample_copy, tmp_path) -> None:
     app = make_app(sample_copy.path, tmp_path / "i", CMS_MAX_BODY_BYTES="2048")
     repo = Repo(sample_copy.path)

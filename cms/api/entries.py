@@ -16,7 +16,7 @@ from cms.api.responses import body_etag, dumps, json_response
 from cms.api.schemas import EntryCreateSchema, EntryPatchSchema, EntryReplaceSchema, EntrySchema
 from cms.content import Page, Query
 from cms.content.changes import EntryWriter, Written
-from cms.errors import BadRequest
+from cms.errors import BadRequest, UnsupportedMediaType
 from cms.storage.git import Identity
 
 blp = Blueprint(
@@ -44,6 +44,7 @@ WRITE_ERRORS = [
     (403, "The token's role is weaker than editor."),
     (409, "A clash with the repository (an existing slug, local edits in the work tree)."),
     (413, "The request body is larger than CMS_MAX_BODY_BYTES."),
+    (415, "The body is not sent as JSON (`Content-Type: application/json`)."),
     (422, "The entry does not fit the content model: `errors.json.fields.<path>`."),
     (503, "Other writes held the write lock too long; retry after `Retry-After` seconds."),
 ]
@@ -52,9 +53,14 @@ SECURITY = [{"bearer": []}]
 
 @blp.before_request
 def writers_only() -> None:
-    """Writes need the editor role, checked before the body is even read."""
+    """Writes need the editor role, checked before the body is even read, and a JSON body."""
     if request.method in WRITES:
         require("editor")
+        if request.method != "DELETE" and not request.is_json:
+            raise UnsupportedMediaType(
+                "send the body as JSON with `Content-Type: application/json`",
+                {"headers": {"Content-Type": [f"is {request.mimetype or 'missing'}"]}},
+            )
 
 
 def writer() -> EntryWriter:
