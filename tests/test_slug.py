@@ -46,8 +46,11 @@ def test_templates_dates_and_identifier_field() -> None:
     assert derive_slug(people, {"name": "Zoé Durand", "lang": "fr"}, SlugOptions(), NOW) == (
         "fr/zoé-durand"
     )
+    plain = load_model(
+        "collections: [{name: p, folder: p, create: true, fields: [{name: title}]}]", "c.yml"
+    ).collections["p"]
     with pytest.raises(BadRequest):
-        derive_slug(news, {"title": "!!!"}, SlugOptions(), NOW)
+        derive_slug(plain, {"title": "!!!"}, SlugOptions(), NOW)
 
 
 def test_unique_slug_counts_up() -> None:
