@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import difflib
 import json
+import random
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -195,3 +196,40 @@ def test_generated_front_matter_round_trips(data, draw) -> None:
     lines = changed_lines(text, edited)
     span = spans[key]
     assert all(span.start <= n <= span.stop for n in lines), (key, lines, span)
+
+
+def leaf_paths(data, path=()):
+    if isinstance(data, dict):
+        for key, value in data.items():
+            yield from leaf_paths(value, (*path, key))
+    elif isinstance(data, list):
+        for index, value in enumerate(data):
+            yield from leaf_paths(value, (*path, index))
+    else:
+        yield path
+
+
+def test_random_nested_edits_of_the_sample_pages_stay_in_their_key() -> None:
+    rng = random.Random(7)
+    replacements = ["nouvelle valeur", "ligne 1\nligne 2", 42, True, None, "a: b", "x " * 60]
+    for path in PAGES:
+        text = path.read_text(encoding="utf-8")
+        doc = parse(text.encode())
+        if not doc.head:
+            continue
+        spans = key_spans(text)
+        leaves = list(leaf_paths(doc.data))
+        for _ in range(30):
+            where = rng.choice(leaves)
+            data = copy.deepcopy(doc.data)
+            node = data
+            for part in where[:-1]:
+                node = node[part]
+            node[where[-1]] = rng.choice(replacements)
+            edited = edit_file(doc, data, doc.served_body)
+            again = parse(edited.encode())
+            assert again.data == json.loads(json.dumps(data)), (path, where)
+            assert again.body == doc.body
+            span = spans[where[0]]
+            lines = changed_lines(text, edited)
+            assert all(span.start <= n <= span.stop for n in lines), (path, where, lines)
