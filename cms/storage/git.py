@@ -143,6 +143,7 @@ class GitStore:
         self._blobs: LRU[str, bytes] = LRU(4096, max_bytes=64 << 20, weigh=len)
         self._changes: LRU[tuple[str, str], Change | None] = LRU(65536)
         self._peeled: LRU[str, str] = LRU(4096)
+        self._published: LRU[tuple[str, str], bool] = LRU(4096)
         self._paths: LRU[tuple[str, str], TreeEntry | bool] = LRU(65536)
         self._listed: LRU[tuple[str, str, int], tuple[TreeEntry, ...]] = LRU(1024)
 
@@ -250,8 +251,7 @@ class GitStore:
         head = self.head()
         if commit == head:
             return True
-        key = f"{commit}..{head}"
-        cached = self._peeled.get(key)
+        cached = self._published.get((commit, head))
         if cached is None:
             result = subprocess.run(
                 ["git", "merge-base", "--is-ancestor", commit, head],
@@ -259,8 +259,8 @@ class GitStore:
                 capture_output=True,
                 check=False,
             )
-            cached = self._peeled.put(key, "yes" if result.returncode == 0 else "no")
-        return cached == "yes"
+            cached = self._published.put((commit, head), result.returncode == 0)
+        return cached
 
     def checked_out_branch(self) -> str | None:
         """The branch the work tree has checked out (None when bare or detached)."""
