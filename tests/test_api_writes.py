@@ -450,3 +450,21 @@ def test_private_site_needs_a_reader_token(sample_copy, tmp_path) -> None:
     reader = bearer(app, "reader")
     assert client.get(NEWS_ONE, headers=reader).status_code == 200
     assert client.get(NEWS_ONE, headers=reader).headers["Cache-Control"] == "private, no-cache"
+
+
+def test_commit_messages_from_the_config(make_site, tmp_path) -> None:
+    config = (
+        "backend:\n  name: git-gateway\n  commit_messages:\n"
+        "    create: 'Nouveau {{ collection }} {{slug}} ({{author-name}}){{inconnu}}'\n"
+        "collections:\n  - {name: notes, label: Notes, folder: notes, create: true,\n"
+        "     fields: [{name: title}]}\n"
+    )
+    site = make_site({"admin/config.yml": config})
+    app = make_app(site.path, tmp_path / "i")
+    response = app.test_client().post(
+        "/api/v1/collections/notes/entries",
+        json={"fields": {"title": "Première"}},
+        headers=bearer(app, "editor", "Éditrice Test"),
+    )
+    assert response.status_code == 201
+    assert site.repo.head.commit.message.strip() == "Nouveau Notes première (Éditrice Test)"

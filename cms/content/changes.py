@@ -16,7 +16,7 @@ from typing import Any
 from cms.content.document import parse
 from cms.content.entry import Entry
 from cms.content.service import ContentService, Snapshot
-from cms.content.slug import check_slug, derive_slug, unique_slug
+from cms.content.slug import check_slug, derive_slug, fill_template, unique_slug
 from cms.content.writer import edit_file, new_file
 from cms.errors import (
     Conflict,
@@ -153,7 +153,6 @@ class EntryWriter:
     def _message(
         self, snap: Snapshot, action: str, collection: Collection, slug: str, author: Identity
     ) -> str:
-        template = snap.model.commit_messages.get(action, "")
         values = {
             "collection": collection.label_singular or collection.label,
             "slug": slug,
@@ -161,9 +160,9 @@ class EntryWriter:
             "author-login": author.email,
             "author-name": author.name,
         }
-        for key, value in values.items():
-            template = template.replace("{{" + key + "}}", value)
-        return template
+        # As in Decap, a name the template should not use becomes empty.
+        template = snap.model.commit_messages.get(action, "")
+        return fill_template(template, lambda name: values.get(name, ""))
 
     # -- create -------------------------------------------------------------------------------
 

@@ -101,7 +101,7 @@ def derive_slug(
             raw = raw.get(part) if isinstance(raw, Mapping) else None
         return sanitize("" if raw is None else str(raw), options)
 
-    slug = _fill(collection.slug, value)
+    slug = fill_template(collection.slug, value)
     slug = re.sub(r"-{2,}", "-", slug).strip("-")
     if not slug:
         raise BadRequest(
@@ -112,7 +112,8 @@ def derive_slug(
     return unicodedata.normalize("NFC", slug[:MAX_SLUG_LENGTH].rstrip("-"))
 
 
-def _fill(template: str, value: Callable[[str], str]) -> str:
+def fill_template(template: str, value: Callable[[str], str]) -> str:
+    """A Decap template with each ``{{name}}`` replaced by ``value(name)``."""
     return _PLACEHOLDER.sub(lambda m: value(m.group(1)), template)
 
 
