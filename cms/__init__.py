@@ -11,7 +11,10 @@ __all__ = ["create_app"]
 
 
 def create_app(test_config: Mapping[str, Any] | None = None):
-    """Build the WSGI app: settings → repository → model check → API → docs → CLI.
+    """Build the WSGI app: settings → repository → model check → index → API → docs.
+
+    The index of the published branch is built in the background if it is missing; until it
+    is, `/readyz` answers 503 and lists and searches wait for it a moment, then answer 503.
 
     Fails at once, with a message naming the file, the line and the problem, when the content
     repository or its Decap config cannot be loaded.
@@ -19,10 +22,11 @@ def create_app(test_config: Mapping[str, Any] | None = None):
     from flask import Flask
 
     from cms.api import init_api
-    from cms.site import open_site
+    from cms.site import open_catalog, open_site
 
     settings = read_settings(test_config)
     service = open_site(settings)
+    catalog = open_catalog(service, settings)
     app = Flask(
         __name__,
         instance_path=str(settings["CMS_INSTANCE"]),
@@ -34,5 +38,6 @@ def create_app(test_config: Mapping[str, Any] | None = None):
     app.config["CMS_BRANCH"] = service.store.branch
     if test_config:
         app.config.update({k: v for k, v in test_config.items() if not k.startswith("CMS_")})
-    init_api(app, service)
+    init_api(app, service, catalog)
+    catalog.start()
     return app

@@ -33,11 +33,13 @@ def serve(host: str, port: int, workers: int, threads: int) -> None:
     from gunicorn.app.base import BaseApplication
 
     from cms import create_app
+    from cms.site import open_site
 
     try:
         # Checked once here, so that a broken repository or config stops the command with a
-        # clear message instead of every worker failing in turn.
-        create_app().extensions["cms"].store.close()
+        # clear message instead of every worker failing in turn. The index is built by the
+        # workers (in the background, by one of them) if it is missing.
+        open_site(read_settings()).store.close()
     except (CMSError, ValueError) as exc:
         _fail(exc)
 
@@ -100,6 +102,99 @@ def validate(ref: str | None, fmt: str) -> None:
         )
     service.store.close()
     sys.exit(1 if errors else 0)
+
+
+@main.group()
+def index() -> None:
+    """The index of the published branch (CMS_INSTANCE/index): rebuild it, or see its state."""
+
+
+def _catalog():
+    from cms.site import open_catalog, open_site
+
+    settings = read_settings()
+    service = open_site(settings)
+    return open_catalog(service, settings)
+
+
+STAGES = {"parse": "Parsing files", "index": "Indexing entries", "history": "Reading history"}
+
+
+@index.command("rebuild")
+def index_rebuild() -> None:
+    """Build the index from nothing and put it in place of the old one at once.
+
+    Files parsed before (by any branch) come from the parse cache; delete
+    CMS_INSTANCE/index/documents.sqlite to parse everything again.
+    """
+    import time
+
+    try:
+        catalog = _catalog()
+    except (CMSError, ValueError) as exc:
+        _fail(exc)
+    bars: dict[str, object] = {}
+    started = time.monotonic()
+
+    def progress(stage: str, done: int, total: int) -> None:
+        bar = bars.get(stage)
+        if bar is None:
+            bar = bars[stage] = click.progressbar(
+                length=total, label=STAGES.get(stage, stage).ljust(17), file=sys.stderr
+            )
+            bar.__enter__()  # type: ignore[attr-defined]
+        bar.update(done - bar.pos)  # type: ignore[attr-defined]
+        if done >= total:
+            bar.__exit__(None, None, None)  # type: ignore[attr-defined]
+
+    try:
+        status = catalog.rebuild(progress)
+    except (CMSError, ValueError) as exc:
+        _fail(exc)
+    finally:
+        catalog.close()
+        catalog.store.close()
+    click.echo(
+        f"indexed {status.entries} entries at {status.commit} in "
+        f"{time.monotonic() - started:.1f} s ({status.bytes / 1e6:.1f} MB)",
+        err=True,
+    )
+
+
+@index.command("status")
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+def index_status(fmt: str) -> None:
+    """Show the index's commit, the branch head, and whether it is current (exit 1 if not)."""
+    try:
+        catalog = _catalog()
+        status = catalog.status()
+    except (CMSError, ValueError) as exc:
+        _fail(exc)
+    catalog.close()
+    catalog.store.close()
+    state = "current" if status.current else ("behind" if status.built else "not built")
+    if fmt == "json":
+        payload = {
+            "state": state,
+            "path": str(status.path),
+            "commit": status.commit,
+            "head": status.head,
+            "entries": status.entries,
+            "bytes": status.bytes,
+            "built_at": status.built_at,
+        }
+        click.echo(json.dumps(payload, indent=2))
+    else:
+        click.echo(f"index:   {status.path}")
+        click.echo(f"state:   {state}")
+        click.echo(f"commit:  {status.commit or '-'}")
+        click.echo(f"head:    {status.head}")
+        click.echo(f"entries: {status.entries}")
+        click.echo(f"size:    {status.bytes / 1e6:.1f} MB")
+        click.echo(f"built:   {status.built_at or '-'}")
+    sys.exit(0 if status.current else 1)
 
 
 @main.group()

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from cms.content import ContentService
+from cms.index import Catalog
 from cms.settings import PROJECT_ROOT
 from cms.storage import GitStore
 from cms.storage.seed import seed_repository
@@ -30,6 +31,11 @@ def repository_path(settings: Mapping[str, object]) -> Path:
     if instance == path or path in instance.parents:
         raise ValueError(f"CMS_INSTANCE ({instance}) must not be inside CMS_REPO ({path})")
     return path
+
+
+def open_catalog(service: ContentService, settings: Mapping[str, object]) -> Catalog:
+    """The index of the published branch, under ``CMS_INSTANCE/index`` (built on demand)."""
+    return Catalog(service, Path(str(settings["CMS_INSTANCE"])) / "index")
 
 
 def open_site(settings: Mapping[str, object]) -> ContentService:

@@ -105,7 +105,13 @@ def make_app(repo: Path, instance: Path, **settings: object):
 def _close_apps():
     yield
     while _OPEN_APPS:
-        _OPEN_APPS.pop().extensions["cms"].store.close()
+        close_app(_OPEN_APPS.pop())
+
+
+def close_app(app) -> None:
+    """Close an app's index connections and git processes."""
+    app.extensions["cms.index"].close()
+    app.extensions["cms"].store.close()
 
 
 @pytest.fixture(scope="session")
@@ -121,7 +127,7 @@ def sample_app(sample_repo: Path, tmp_path_factory: pytest.TempPathFactory):
     config = {"CMS_REPO": str(sample_repo), "CMS_INSTANCE": str(tmp_path_factory.mktemp("i"))}
     app = create_app({**config, "TESTING": True})
     yield app
-    app.extensions["cms"].store.close()
+    close_app(app)
 
 
 @pytest.fixture

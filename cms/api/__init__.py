@@ -7,12 +7,13 @@ from pathlib import Path
 from flask import Flask, Response, g, request
 from flask_smorest import Api
 
-from cms.api import collections, entries, refs
+from cms.api import collections, entries, refs, search
 from cms.api.cors import init_cors
 from cms.api.errors import init_errors
 from cms.auth import TokenStore
 from cms.content import ContentService
 from cms.content.changes import EntryWriter
+from cms.index import Catalog
 from cms.storage.git import LRU, Identity
 
 API_TITLE = "Git-backed CMS"
@@ -63,14 +64,15 @@ def register_blueprints(api: Api) -> None:
         "bearer",
         {"type": "http", "scheme": "bearer", "description": "A token from `cms tokens create`."},
     )
-    for module in (collections, entries, refs):
+    for module in (collections, entries, search, refs):
         api.register_blueprint(module.blp)
 
 
-def init_api(app: Flask, service: ContentService) -> Api:
+def init_api(app: Flask, service: ContentService, catalog: Catalog) -> Api:
     for key, value in DOCS_CONFIG.items():
         app.config.setdefault(key, value)
     app.extensions["cms"] = service
+    app.extensions["cms.index"] = catalog
     app.extensions["cms.writer"] = EntryWriter(
         service,
         Identity(str(app.config["CMS_COMMITTER_NAME"]), str(app.config["CMS_COMMITTER_EMAIL"])),
@@ -101,6 +103,21 @@ def init_api(app: Flask, service: ContentService) -> Api:
 
     @app.get("/healthz")
     def healthz() -> Response:
+        """Liveness: the process answers."""
         return Response("ok\n", mimetype="text/plain")
+
+    @app.get("/readyz")
+    def readyz() -> Response:
+        """Readiness: the index is built and at the published branch's head."""
+        status = catalog.status()
+        if status.built and not status.current:
+            catalog.current()  # the branch moved: apply the new commits
+            status = catalog.status()
+        if not status.current:
+            response = Response("index not ready\n", status=503, mimetype="text/plain")
+            response.headers["Retry-After"] = "5"
+            return response
+        g.content_commit = status.commit
+        return Response("ready\n", mimetype="text/plain")
 
     return api

@@ -9,6 +9,7 @@ from flask import current_app, g, request
 
 from cms.api.auth import current_token, require
 from cms.content import ContentService, Snapshot
+from cms.index import Catalog
 from cms.storage.git import LRU
 
 Built = tuple[bytes, str, dict[str, str]]
@@ -16,6 +17,16 @@ Built = tuple[bytes, str, dict[str, str]]
 
 def service() -> ContentService:
     return current_app.extensions["cms"]
+
+
+def catalog() -> Catalog:
+    return current_app.extensions["cms.index"]
+
+
+def follows_branch() -> bool:
+    """Whether the request reads the published branch (its head may move while it reads)."""
+    ref = request.args.get("ref") or None
+    return ref is None or ref == service().store.branch
 
 
 def snapshot() -> Snapshot:
@@ -47,6 +58,19 @@ def check_read(commit: str, ref: str | None) -> None:
 
 def args_lists() -> dict[str, list[str]]:
     return {key: request.args.getlist(key) for key in request.args}
+
+
+def cached_at(commit: str, build: Callable[[], tuple[Built, str]]) -> tuple[Built, str]:
+    """Like ``cached``, for answers that may be read at a newer commit than asked (the
+    branch moved meanwhile): kept under the commit they were read at, which is returned."""
+    cache: LRU[tuple[str, str, bytes], Built] = current_app.extensions["cms.responses"]
+    hit = cache.get((commit, request.path, request.query_string))
+    if hit is not None:
+        return hit, commit
+    built, served = build()
+    cache.put((served, request.path, request.query_string), built)
+    g.content_commit = served
+    return built, served
 
 
 def cached(commit: str, build: Callable[[], Built]) -> Built:

@@ -11,7 +11,7 @@ from flask_smorest import Blueprint
 
 from cms.api import params
 from cms.api.auth import require
-from cms.api.context import args_lists, cached, snapshot
+from cms.api.context import args_lists, cached, cached_at, catalog, follows_branch, snapshot
 from cms.api.responses import body_etag, dumps, json_response
 from cms.api.schemas import EntryCreateSchema, EntryPatchSchema, EntryReplaceSchema, EntrySchema
 from cms.content import Page, Query
@@ -145,6 +145,7 @@ class Entries(MethodView):
             params.FIELDS,
             params.INCLUDE,
             params.BODY,
+            params.Q,
         ]
     )
     @blp.response(
@@ -153,27 +154,30 @@ class Entries(MethodView):
         headers={"X-Pagination": PAGINATION_HEADER, "X-Content-Commit": COMMIT_HEADER},
     )
     @blp.alt_response(304, description="Not modified (`If-None-Match`).")
-    @blp.alt_response(400, description="A bad page, page_size, sort, filter, fields or include.")
+    @blp.alt_response(400, description="A bad page, page_size, sort, filter, fields, include or q.")
     @blp.alt_response(404, description="Unknown collection or ref.")
+    @blp.alt_response(503, description="The index is still being built; see `Retry-After`.")
     def get(self, collection: str) -> Response:
         """List a collection's entries
 
         A page of entries, filtered and sorted, without their body unless `body=true`.
         Pagination metadata is in the `X-Pagination` header, links to the other pages in `Link`.
         Every name in `sort`, `filter`, `fields` and `include` is checked against the
-        collection's fields: an unknown one is a 400, never a silently empty page.
+        collection's fields: an unknown one is a 400, never a silently empty page. `q` keeps
+        the entries that match a full-text search, best first unless `sort` is given.
+        Answered from the index, which follows the branch: a commit made by any means is in
+        the next answer.
         """
         snap = snapshot()
-        found = snap.collection(collection)
+        query = Query.parse(args_lists(), snap.collection(collection))
 
-        def build() -> tuple[bytes, str, dict[str, str]]:
-            query = Query.parse(args_lists(), found)
-            page = snap.query(found, query)
+        def build() -> tuple[tuple[bytes, str, dict[str, str]], str]:
+            page, commit = catalog().page(snap, collection, query, follows_branch())
             body = dumps([e.as_dict(body=query.body, only=query.fields) for e in page.entries])
-            return body, body_etag(body), pagination_headers(page)
+            return (body, body_etag(body), pagination_headers(page)), commit
 
-        body, etag, headers = cached(snap.commit, build)
-        return json_response(body, etag, snap.commit, headers)
+        (body, etag, headers), commit = cached_at(snap.commit, build)
+        return json_response(body, etag, commit, headers)
 
     @blp.arguments(EntryCreateSchema)
     @blp.doc(parameters=[params.BRANCH], security=SECURITY)
@@ -223,7 +227,7 @@ class EntryDetail(MethodView):
         found = snap.collection(collection)
 
         def build() -> tuple[bytes, str, dict[str, str]]:
-            entry = snap.entry(found, slug)
+            entry = catalog().entry(snap, found, slug)
             html = snap.render(entry) if render == "html" else None
             return dumps(entry.as_dict(html=html)), entry.version, {}
 

@@ -53,6 +53,19 @@ INCLUDE = query(
     {"type": "string"},
     example="talents.list",
 )
+Q = query(
+    "q",
+    "Full-text search: only the entries whose title, text fields or body hold every word "
+    "(as a prefix; case and accents do not matter), best first unless `sort` is given.",
+    {"type": "string", "maxLength": 500},
+    example="perennisation",
+)
+COLLECTION = query(
+    "collection",
+    "Search only these collections (comma-separated, or the parameter repeated).",
+    {"type": "string"},
+    example="pages",
+)
 BODY = query("body", "Include each entry's `body`.", {"type": "boolean", "default": False})
 RENDER = query(
     "render",

@@ -138,3 +138,22 @@ class EntryPatchSchema(Schema):
     )
     body = fields.String(allow_none=True, metadata={"description": "A new body."})
     message = fields.String()
+
+
+class SearchHitSchema(Schema):
+    collection = fields.String(metadata={"example": "pages"})
+    slug = fields.String(metadata={"example": "accueil"})
+    path = fields.String(metadata={"example": "content/pages/accueil.md"})
+    title = fields.String(
+        metadata={"description": "The entry's identifier field (`title`), else its slug."}
+    )
+    snippet = fields.String(
+        metadata={
+            "description": "HTML: the best passage, its text escaped, the matched words in "
+            "`<mark>`; safe to insert as HTML.",
+            "example": "… la <mark>pérennisation</mark> des projets …",
+        }
+    )
+    score = fields.Float(metadata={"description": "Relevance (BM25), higher is better."})
+    version = fields.String(metadata={"description": "The blob sha of the entry's file.", **SHA})
+    commit = fields.String(metadata={"description": "The commit searched.", **SHA})

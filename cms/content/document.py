@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 import tomllib
 from dataclasses import dataclass, field
 from typing import Any
@@ -47,8 +48,16 @@ def _yaml(allow_duplicates: bool) -> YAML:
     return yaml
 
 
-_STRICT = _yaml(False)
-_LENIENT = _yaml(True)
+class _Loaders(threading.local):
+    """A ruamel ``YAML`` object keeps its reader and scanner state while it loads, so two
+    threads must not share one: each thread has its own pair."""
+
+    def __init__(self) -> None:
+        self.strict = _yaml(False)
+        self.lenient = _yaml(True)
+
+
+_LOADERS = _Loaders()
 
 
 @dataclass
@@ -156,7 +165,7 @@ def _load_yaml(matter: str, line_offset: int, problems: list[str]) -> dict[str, 
     if not matter.strip():
         return {}
     try:
-        data = _STRICT.load(matter)
+        data = _LOADERS.strict.load(matter)
     except DuplicateKeyError as exc:
         mark = exc.problem_mark
         where = f"line {mark.line + 1 + line_offset}: " if mark else ""
@@ -181,7 +190,7 @@ def _load_yaml(matter: str, line_offset: int, problems: list[str]) -> dict[str, 
 def _load_yaml_lenient(matter: str, problems: list[str]) -> dict[str, Any]:
     """Read a mapping with duplicate keys (the first value wins), as much as can be read."""
     try:
-        return _mapping(_LENIENT.load(matter), problems)
+        return _mapping(_LOADERS.lenient.load(matter), problems)
     except (YAMLError, ValueError, TypeError, OverflowError, RecursionError) as exc:
         problems.append(f"invalid YAML front matter: {str(exc).splitlines()[0]}")
         return {}

@@ -23,6 +23,7 @@ OPERATORS = ("eq", "ne", "lt", "lte", "gt", "gte", "in", "contains", "exists")
 PSEUDO_FIELDS = ("slug", "path")
 MAX_PAGE_SIZE = 100
 DEFAULT_PAGE_SIZE = 20
+MAX_SEARCH_LENGTH = 500
 _FILTER_KEY = re.compile(r"filter\[([^\[\]]+)\](?:\[([^\[\]]+)\])?")
 _TIMESTAMP = re.compile(
     r"(\d{4})-(\d{2})-(\d{2})(?:[Tt ](\d{1,2}):(\d{2})(?::(\d{2})(\.\d+)?)?"
@@ -174,6 +175,7 @@ class Query:
     fields: tuple[str, ...] | None = None
     include: tuple[str, ...] = ()
     body: bool = False
+    search: str | None = None  # full-text search words (answered by the index)
 
     def where(self, field_name: str, op: str, value: str, kind: str = "text") -> Query:
         return replace(self, conditions=(*self.conditions, Condition(field_name, op, value, kind)))
@@ -185,6 +187,10 @@ class Query:
         return replace(self, page=page, page_size=page_size)
 
     def run(self, entries: Sequence[Entry]) -> Page:
+        """The reference semantics of filters, sort and pagination, over entries in memory.
+        The index answers the same (tests compare them); a full-text search needs the index."""
+        if self.search is not None:
+            raise ValueError("a full-text search is answered by the index")
         matched = [e for e in entries if all(c.matches(e) for c in self.conditions)]
         for key in reversed(self.sort):
             present: list[tuple[tuple[int, Any], Entry]] = []
@@ -219,8 +225,8 @@ class Query:
                 errors[name] = "give this parameter once"
             return values[-1]
 
-        page = _positive(one("page"), "page", 1, None, errors)
-        page_size = _positive(
+        page = positive(one("page"), "page", 1, None, errors)
+        page_size = positive(
             one("page_size"), "page_size", DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, errors
         )
         query = query.paginate(page, page_size)
@@ -244,6 +250,11 @@ class Query:
                 continue
             if dotted not in PSEUDO_FIELDS and item is None:
                 continue
+            if item is not None and item.widget.children() and op != "exists":
+                errors[name] = (
+                    f"{dotted!r} holds objects: filter on one of its fields, or use exists"
+                )
+                continue
             kind = _kind(item)
             for value in values:
                 problem = _check_value(op, value, kind)
@@ -262,7 +273,9 @@ class Query:
                     errors["sort"] = "an empty sort field"
                     continue
                 item = _known_field(collection, name, "sort", errors)
-                if item is not None or name in PSEUDO_FIELDS:
+                if item is not None and item.widget.children():
+                    errors["sort"] = f"{name!r} holds objects: sort by one of its fields"
+                elif item is not None or name in PSEUDO_FIELDS:
                     query = query.order_by(name, descending, _kind(item))
 
         fields = one("fields")
@@ -271,6 +284,14 @@ class Query:
             for name in names:
                 _known_field(collection, name, "fields", errors)
             query = replace(query, fields=names)
+
+        search = one("q")
+        if search is not None:
+            if not search.strip():
+                errors["q"] = "give the words to search for"
+            elif len(search) > MAX_SEARCH_LENGTH:
+                errors["q"] = f"at most {MAX_SEARCH_LENGTH} characters"
+            query = replace(query, search=search)
 
         include = one("include")
         if include is not None:
@@ -286,7 +307,7 @@ class Query:
         return query
 
 
-def _positive(
+def positive(
     raw: str | None, name: str, default: int, high: int | None, errors: dict[str, str]
 ) -> int:
     if raw is None:

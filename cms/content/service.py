@@ -9,18 +9,16 @@ once, whatever commit or branch it is read at.
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
 from cms.content.document import parse
 from cms.content.entry import Entry, EntryProblem
-from cms.content.query import Page, Query
+from cms.content.parsed import Documents, Parsed
 from cms.content.render import render_markdown
 from cms.errors import ConfigError, NotFound
 from cms.model import Collection, Model, load_model
 from cms.model.problems import format_path
-from cms.model.widgets import RelationWidget
 from cms.storage import GitStore
 from cms.storage.git import LRU, TreeEntry
 
@@ -125,23 +123,28 @@ class Snapshot:
         return replace(cached, commit=self.commit) if cached.commit != self.commit else cached
 
     def _parse(self, collection: Collection, slug: str, blob: TreeEntry) -> Entry:
-        document = parse(self.service.store.read_blob(blob.sha), collection.format_for(slug))
-        problems = [EntryProblem(None, message) for message in document.problems]
-        body = document.served_body
+        parsed = self.service.parsed(blob.sha, collection.format_for(slug))
+        return self.build_entry(collection, slug, blob.path, blob.sha, parsed)
+
+    def build_entry(
+        self, collection: Collection, slug: str, path: str, version: str, parsed: Parsed
+    ) -> Entry:
+        """An entry from its parsed file, checked against the collection's fields."""
+        problems = [EntryProblem(None, message) for message in parsed.problems]
         has_body = collection.fields_for(slug).body is not None
         collection.check(
             slug,
-            document.data,
-            body if has_body else None,
-            lambda path, message: problems.append(EntryProblem(format_path(path), message)),
+            parsed.data,
+            parsed.body if has_body else None,
+            lambda at, message: problems.append(EntryProblem(format_path(at), message)),
         )
         return Entry(
             collection=collection.name,
             slug=slug,
-            path=blob.path,
-            version=blob.sha,
-            fields=document.data,
-            body=body,
+            path=path,
+            version=version,
+            fields=parsed.data,
+            body=parsed.body,
             problems=tuple(problems),
             commit=self.commit,
         )
@@ -158,36 +161,9 @@ class Snapshot:
             cached = self.service.html.put(key, render_markdown(entry.body))
         return cached
 
-    # -- lists --------------------------------------------------------------------------------
-
-    def query(self, collection: Collection, query: Query) -> Page:
-        page = query.run(self.entries(collection))
-        entries = self.with_history(page.entries)
-        if query.include:
-            entries = self.include(collection, entries, query.include)
-        return replace(page, entries=entries)
-
-    def include(
-        self, collection: Collection, entries: list[Entry], names: Iterable[str]
-    ) -> list[Entry]:
-        """Expand relation fields: ``included[name]`` holds the entries each value points at
-        (``null`` where none matches), in the order of the values. One lookup table per
-        related collection, whatever the number of entries."""
-        expanded = [dict(e.included) for e in entries]
-        for name in names:
-            item = collection.field_at(name)
-            if item is None or not isinstance(item.widget, RelationWidget):
-                continue
-            widget = item.widget
-            table = self.relation_table(widget.collection, widget.value_field)
-            for index, entry in enumerate(entries):
-                values = entry.values(name)
-                related = [table.get(relation_key(v)) for v in values]
-                dicts = [r.as_dict(body=False) if r is not None else None for r in related]
-                expanded[index][name] = dicts if widget.multiple else (dicts[0] if dicts else None)
-        return [replace(e, included=inc) for e, inc in zip(entries, expanded, strict=True)]
-
     def relation_table(self, collection_name: str, value_field: str) -> dict[str, Entry]:
+        """Each value of ``value_field`` in a collection (as a relation key), with the first
+        entry that holds it."""
         target = self.collection(collection_name)
         table: dict[str, Entry] = {}
         for entry in self.entries(target):
@@ -199,13 +175,23 @@ class Snapshot:
 class ContentService:
     """Snapshots of one repository, with the caches they share."""
 
-    def __init__(self, store: GitStore, config_path: str) -> None:
+    def __init__(
+        self, store: GitStore, config_path: str, documents: Documents | None = None
+    ) -> None:
         self.store = store
+        self.documents = documents
         self.config_path = config_path.strip("/")
         self.models: LRU[str, Model] = LRU(16)
         self.entries: LRU[tuple[str, str, str, str], Entry] = LRU(50_000)
         self.html: LRU[tuple[str, str], str] = LRU(2_000, max_bytes=32 << 20, weigh=len)
         self.snapshots: LRU[str, Snapshot] = LRU(256)
+
+    def parsed(self, blob: str, fmt: str) -> Parsed:
+        """A file's parse, from the parse cache when there is one."""
+        if self.documents is not None:
+            return self.documents.get(blob, fmt)
+        document = parse(self.store.read_blob(blob), fmt)
+        return Parsed(document.data, document.served_body, tuple(document.problems))
 
     def snapshot(self, ref: str | None = None) -> Snapshot:
         commit = self.store.resolve(ref)

@@ -12,6 +12,7 @@ one per request) and close them on ``close()``. Writes open their own ``Repo`` p
 
 from __future__ import annotations
 
+import re
 import subprocess
 import threading
 from collections import OrderedDict
@@ -25,6 +26,8 @@ import git
 from cms.errors import NotFound, RepositoryError
 from cms.storage.lock import WriteLock
 from cms.storage.refs import FULL_SHA, SHORT_SHA, check_ref
+
+REVISION = re.compile(r"[0-9a-f]{40}(?:\.\.[0-9a-f]{40})?|[0-9a-f]{40}\.\.\.[0-9a-f]{40}")
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -92,6 +95,15 @@ class Change:
     date: str
     author: str
     email: str
+
+
+@dataclass(frozen=True)
+class FileChange:
+    """A file that differs between two commits: A(dded), M(odified), D(eleted), T(ype)."""
+
+    path: str
+    status: str
+    blob: str | None  # the new blob; None when deleted
 
 
 @dataclass(frozen=True)
@@ -402,11 +414,39 @@ class GitStore:
                     self._changes.put((commit, path), change)
         return found
 
-    def _walk_log(self, commit: str, paths: list[str]) -> dict[str, Change | None]:
-        if not FULL_SHA.fullmatch(commit):
-            raise ValueError(f"not a full commit sha: {commit!r}")
-        remaining = set(paths)
-        result: dict[str, Change | None] = dict.fromkeys(paths)
+    def is_ancestor(self, older: str, newer: str) -> bool:
+        result = subprocess.run(
+            ["git", "merge-base", "--is-ancestor", older, newer],
+            cwd=self.path,
+            capture_output=True,
+            check=False,
+        )
+        return result.returncode == 0
+
+    def diff(self, old: str, new: str) -> list[FileChange]:
+        """The files that differ between two commits, renames as a deletion and an addition."""
+        output = self._run("diff-tree", "-r", "-z", "--no-renames", old, new)
+        fields = output.split(b"\0")
+        changes = []
+        for header, raw_path in zip(fields[0::2], fields[1::2], strict=False):
+            old_mode, new_mode, _, new_sha, status = header.decode().lstrip(":").split(" ")
+            if "160000" in (old_mode, new_mode):
+                continue  # a submodule holds no content of this repository
+            changes.append(
+                FileChange(
+                    raw_path.decode("utf-8", "surrogateescape"),
+                    status[0],
+                    None if set(new_sha) == {"0"} else new_sha,
+                )
+            )
+        return changes
+
+    def log(self, revisions: list[str], pathspecs: list[str]) -> Iterator[tuple[Change, list[str]]]:
+        """The commits of ``git log <revisions> -- <pathspecs>``, newest first, each with the
+        paths it changed (no rename detection: a rename touches both paths)."""
+        for revision in revisions:
+            if not REVISION.fullmatch(revision):
+                raise ValueError(f"not a commit or a range of commits: {revision!r}")
         args = [
             "git",
             "--literal-pathspecs",
@@ -415,30 +455,112 @@ class GitStore:
             "log",
             "--no-renames",
             "--name-only",
-            "--format=%x01%H%x00%aI%x00%an%x00%ae",
-            commit,
+            "-z",
+            "--format=%x01%H%x00%aI%x00%an%x00%ae%x00",
+            *revisions,
             "--",
-            *sorted(set(paths)),
+            *pathspecs,
         ]
         process = subprocess.Popen(
             args, cwd=self.path, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
         )
         assert process.stdout is not None
         current: Change | None = None
+        paths: list[str] = []
+        header: list[str] = []
         try:
-            for raw_line in process.stdout:
-                line = raw_line.decode("utf-8", "surrogateescape").rstrip("\n")
-                if line.startswith("\x01"):
-                    sha, date, author, email = line[1:].split("\x00")
-                    current = Change(sha, date, author, email)
-                elif line and current is not None and line in remaining:
-                    result[line] = current
-                    remaining.discard(line)
-                    if not remaining:
-                        break
+            for record in _split(process.stdout, b"\0"):
+                text = record.decode("utf-8", "surrogateescape").lstrip("\n")
+                if text.startswith("\x01"):
+                    if current is not None:
+                        yield current, paths
+                    current, paths, header = None, [], [text[1:]]
+                elif header:
+                    header.append(text)
+                    if len(header) == 4:
+                        current, header = Change(*header), []
+                elif text and current is not None:
+                    paths.append(text)
+            if current is not None:
+                yield current, paths
         finally:
             process.stdout.close()
             if process.poll() is None:
                 process.kill()
             process.wait()
+
+    def read_blobs(self, shas: Iterable[str]) -> Iterator[tuple[str, bytes]]:
+        """(sha, content) of many blobs, streamed by one ``git cat-file --batch``."""
+        process = subprocess.Popen(
+            ["git", "cat-file", "--batch"],
+            cwd=self.path,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+        )
+        assert process.stdin is not None and process.stdout is not None
+        wanted = list(shas)
+
+        def feed() -> None:
+            try:
+                for sha in wanted:
+                    process.stdin.write(f"{sha}\n".encode())  # type: ignore[union-attr]
+                process.stdin.close()  # type: ignore[union-attr]
+            except OSError:
+                pass  # the reader stopped early
+
+        writer = threading.Thread(target=feed, daemon=True)
+        writer.start()
+        try:
+            for sha in wanted:
+                header = process.stdout.readline().split()
+                if len(header) != 3:
+                    raise RepositoryError(f"git cat-file could not read blob {sha}")
+                size = int(header[2])
+                data = process.stdout.read(size)
+                process.stdout.read(1)
+                yield sha, data
+        finally:
+            process.stdout.close()
+            if process.poll() is None:
+                process.kill()
+            process.wait()
+            writer.join()
+
+    def _run(self, *args: str) -> bytes:
+        result = subprocess.run(["git", *args], cwd=self.path, capture_output=True, check=False)
+        if result.returncode != 0:
+            raise RepositoryError(
+                f"git {args[0]} failed: {result.stderr.decode(errors='replace').strip()}"
+            )
+        return result.stdout
+
+    def _walk_log(self, commit: str, paths: list[str]) -> dict[str, Change | None]:
+        if not FULL_SHA.fullmatch(commit):
+            raise ValueError(f"not a full commit sha: {commit!r}")
+        remaining = set(paths)
+        result: dict[str, Change | None] = dict.fromkeys(paths)
+        walk = self.log([commit], sorted(remaining))
+        for change, touched in walk:
+            for path in touched:
+                if path in remaining:
+                    result[path] = change
+                    remaining.discard(path)
+            if not remaining:
+                walk.close()  # stops git
+                break
         return result
+
+
+def _split(stream, separator: bytes, size: int = 1 << 16) -> Iterator[bytes]:
+    """The records of a byte stream, split at ``separator``."""
+    pending = b""
+    while True:
+        chunk = stream.read1(size) if hasattr(stream, "read1") else stream.read(size)
+        if not chunk:
+            break
+        pending += chunk
+        *records, pending = pending.split(separator)
+        yield from records
+    if pending:
+        yield pending

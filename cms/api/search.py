@@ -1,0 +1,98 @@
+"""Full-text search over every collection's entries, at the published branch or any ref."""
+
+from __future__ import annotations
+
+from flask import Response, request
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from cms.api import params
+from cms.api.context import cached_at, catalog, follows_branch, snapshot
+from cms.api.entries import COMMIT_HEADER, PAGINATION_HEADER, pagination_headers
+from cms.api.responses import body_etag, dumps, json_response
+from cms.api.schemas import SearchHitSchema
+from cms.content.query import (
+    DEFAULT_PAGE_SIZE,
+    MAX_PAGE_SIZE,
+    MAX_SEARCH_LENGTH,
+    Page,
+    positive,
+)
+from cms.errors import BadRequest
+
+blp = Blueprint(
+    "search",
+    __name__,
+    url_prefix="/api/v1/search",
+    description="Full-text search: case- and accent-insensitive, prefix matching, ranked.",
+)
+
+
+def search_args() -> tuple[str, list[str], int, int]:
+    errors: dict[str, str] = {}
+    text = request.args.get("q", "")
+    if not text.strip():
+        errors["q"] = "give the words to search for"
+    elif len(text) > MAX_SEARCH_LENGTH:
+        errors["q"] = f"at most {MAX_SEARCH_LENGTH} characters"
+    names = [
+        name.strip()
+        for value in request.args.getlist("collection")
+        for name in value.split(",")
+        if name.strip()
+    ]
+    page = positive(request.args.get("page"), "page", 1, None, errors)
+    size = positive(
+        request.args.get("page_size"), "page_size", DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, errors
+    )
+    if errors:
+        raise BadRequest("the query parameters are not valid", {"query": errors})
+    return text, names, page, size
+
+
+@blp.route("")
+class Search(MethodView):
+    @blp.doc(parameters=[params.Q, params.COLLECTION, params.REF, params.PAGE, params.PAGE_SIZE])
+    @blp.response(
+        200,
+        SearchHitSchema(many=True),
+        headers={"X-Pagination": PAGINATION_HEADER, "X-Content-Commit": COMMIT_HEADER},
+    )
+    @blp.alt_response(304, description="Not modified (`If-None-Match`).")
+    @blp.alt_response(400, description="No words to search for, or a bad page or page_size.")
+    @blp.alt_response(404, description="Unknown collection or ref.")
+    @blp.alt_response(503, description="The index is still being built; see `Retry-After`.")
+    def get(self) -> Response:
+        """Search the entries
+
+        Every word of `q` must appear in the entry's title, another text field or its body,
+        as a word or the start of one: `perennisation` finds "pérennisation", `INTERET`
+        finds "intérêt", `numér` finds "numérique". The best matches come first (BM25: a
+        word in the title counts most), each with a snippet. `collection=` narrows it to some
+        collections, `ref=` searches a branch, a tag or an old commit.
+        """
+        text, names, page, size = search_args()
+        snap = snapshot()
+
+        def build() -> tuple[tuple[bytes, str, dict[str, str]], str]:
+            hits, commit = catalog().search(snap, text, names, page, size, follows_branch())
+            body = dumps(
+                [
+                    {
+                        "collection": hit.entry.collection,
+                        "slug": hit.entry.slug,
+                        "path": hit.entry.path,
+                        "title": hit.title,
+                        "snippet": hit.snippet,
+                        "score": round(hit.score, 6),
+                        "version": hit.entry.version,
+                        "commit": commit,
+                    }
+                    for hit in hits.hits
+                ]
+            )
+            meta = Page([], hits.total, hits.page, hits.page_size)
+            return (body, body_etag(body), pagination_headers(meta)), commit
+
+        (body, etag, headers), commit = cached_at(snap.commit, build)
+        return json_response(body, etag, commit, headers)

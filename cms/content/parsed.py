@@ -1,0 +1,159 @@
+"""Parsed files, cached by blob sha: a file that did not change is never parsed twice.
+
+The cache is a SQLite file of its own under ``CMS_INSTANCE/index``, shared by every branch,
+commit and process: a blob's parse depends only on its bytes and its format, so what one
+branch parsed serves all the others, and a restart keeps it. It is content-addressed, so it is
+never invalid; losing it only costs parsing again.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cms.content.document import parse
+from cms.storage.git import LRU
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS docs (
+    blob TEXT NOT NULL,
+    format TEXT NOT NULL,
+    data TEXT NOT NULL,
+    body TEXT NOT NULL,
+    problems TEXT NOT NULL,
+    PRIMARY KEY (blob, format)
+) WITHOUT ROWID;
+"""
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """What parsing a file gives: its fields, the body as served, and parse problems."""
+
+    data: dict[str, Any]
+    body: str
+    problems: tuple[str, ...]
+
+
+def parse_blob(raw: bytes, fmt: str) -> tuple[str, str, str]:
+    """Parse one file into the three JSON/text columns of the cache (run in worker processes)."""
+    document = parse(raw, fmt)
+    return (
+        json.dumps(document.data, ensure_ascii=False, separators=(",", ":")),
+        document.served_body,
+        json.dumps(list(document.problems), ensure_ascii=False),
+    )
+
+
+def connect(path: Path | str) -> sqlite3.Connection:
+    """A connection in WAL mode that waits for other writers instead of failing."""
+    connection = sqlite3.connect(path, timeout=60, isolation_level=None, check_same_thread=False)
+    connection.execute("PRAGMA busy_timeout = 60000")
+    if str(path) != ":memory:":
+        connection.execute("PRAGMA journal_mode = WAL")
+        connection.execute("PRAGMA synchronous = NORMAL")
+    return connection
+
+
+class Documents:
+    """The parse cache: memory first (bounded), then the SQLite file, then ``parse``."""
+
+    def __init__(self, path: Path, read_blob) -> None:
+        self.path = path
+        self.read_blob = read_blob
+        self._local = threading.local()
+        self._open: list[sqlite3.Connection] = []
+        self._open_lock = threading.Lock()
+        self._memory: LRU[tuple[str, str], Parsed] = LRU(
+            20_000, max_bytes=128 << 20, weigh=lambda p: len(p.body) + 512
+        )
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._connection().executescript(SCHEMA)
+
+    def _connection(self) -> sqlite3.Connection:
+        db = getattr(self._local, "db", None)
+        if db is None:
+            db = connect(self.path)
+            self._local.db = db
+            with self._open_lock:
+                self._open.append(db)
+        return db
+
+    def get(self, blob: str, fmt: str) -> Parsed:
+        key = (blob, fmt)
+        cached = self._memory.get(key)
+        if cached is not None:
+            return cached
+        db = self._connection()
+        row = db.execute(
+            "SELECT data, body, problems FROM docs WHERE blob = ? AND format = ?", key
+        ).fetchone()
+        if row is None:
+            row = parse_blob(self.read_blob(blob), fmt)
+            db.execute("INSERT OR IGNORE INTO docs VALUES (?, ?, ?, ?, ?)", (*key, *row))
+        return self._memory.put(key, self.load(row))
+
+    @staticmethod
+    def load(row: tuple[str, str, str]) -> Parsed:
+        return Parsed(json.loads(row[0]), row[1], tuple(json.loads(row[2])))
+
+    def missing(self, wanted: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+        """The (blob, format) pairs that have never been parsed."""
+        db = self._connection()
+        db.execute("CREATE TEMP TABLE IF NOT EXISTS wanted (blob TEXT, format TEXT)")
+        db.execute("DELETE FROM temp.wanted")
+        db.executemany("INSERT INTO temp.wanted VALUES (?, ?)", wanted)
+        rows = db.execute(
+            "SELECT DISTINCT w.blob, w.format FROM temp.wanted w WHERE NOT EXISTS "
+            "(SELECT 1 FROM docs d WHERE d.blob = w.blob AND d.format = w.format)"
+        ).fetchall()
+        db.execute("DELETE FROM temp.wanted")
+        return rows
+
+    def store(self, rows: Iterable[tuple[str, str, str, str, str]]) -> None:
+        """Keep parse results (blob, format, data, body, problems), in one transaction."""
+        db = self._connection()
+        db.execute("BEGIN")
+        try:
+            db.executemany("INSERT OR IGNORE INTO docs VALUES (?, ?, ?, ?, ?)", rows)
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
+    def rows(self, keys: Iterable[tuple[str, str]]) -> Iterator[tuple[str, str, Parsed]]:
+        """(blob, format, parsed) of many cached keys, read in batches."""
+        db = self._connection()
+        batch: list[tuple[str, str]] = []
+        for key in keys:
+            batch.append(key)
+            if len(batch) == 400:
+                yield from self._batch(db, batch)
+                batch = []
+        if batch:
+            yield from self._batch(db, batch)
+
+    def _batch(
+        self, db: sqlite3.Connection, keys: list[tuple[str, str]]
+    ) -> Iterator[tuple[str, str, Parsed]]:
+        wanted = set(keys)
+        blobs = sorted({blob for blob, _ in keys})
+        marks = ",".join("?" * len(blobs))
+        found = db.execute(
+            f"SELECT blob, format, data, body, problems FROM docs WHERE blob IN ({marks})", blobs
+        )
+        for blob, fmt, *row in found:
+            if (blob, fmt) in wanted:
+                yield blob, fmt, self.load(tuple(row))  # type: ignore[arg-type]
+
+    def close(self) -> None:
+        with self._open_lock:
+            for db in self._open:
+                db.close()
+            self._open.clear()
+        self._local = threading.local()

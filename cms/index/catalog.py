@@ -1,0 +1,553 @@
+"""The indexes of a repository: the published branch's, kept on disk, and copies at other refs.
+
+The published branch has one index file under ``CMS_INSTANCE/index``. It is built once (``cms
+index rebuild``, or by the server at start when it is missing) into a new file that replaces
+the old one only when complete, then kept current: when the branch has moved, the next read
+applies the diff between the index's commit and the new head in one transaction.
+
+Lists and searches at another ref (a draft branch, a tag, an old commit) use a copy of that
+index in memory, moved to the ref's commit the same way; copies are kept for a while, within a
+memory budget.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from multiprocessing import get_context
+from pathlib import Path
+from urllib.parse import quote
+
+from cms.content.entry import Entry
+from cms.content.parsed import Documents, connect, parse_blob
+from cms.content.query import Page, Query
+from cms.content.service import ContentService, Snapshot, nfc, relation_key
+from cms.errors import CMSError, NotFound, RepositoryError
+from cms.index.index import VERSION, Hit, Hits, Index, Item
+from cms.model import Collection, Model
+from cms.model.widgets import RelationWidget
+from cms.storage.git import LRU, Change
+
+Progress = Callable[[str, int, int], None]
+PARALLEL_PARSE = 2_000  # below this many files to parse, one process is quicker
+CHUNK = 256
+MEMORY_BUDGET = 256 << 20
+READY_WAIT = 5.0  # seconds a list waits for an index being built before a 503
+log = logging.getLogger(__name__)
+
+
+class IndexNotReady(CMSError):
+    """The index of the published branch has not been built yet (the server is building it)."""
+
+    status = 503
+
+
+def items(snapshot: Snapshot) -> Iterator[Item]:
+    """Every file of every collection at the snapshot's commit, as index items."""
+    for collection in snapshot.collections():
+        names = list(collection.files)
+        for slug, blob in snapshot.files(collection):
+            order = names.index(slug) if collection.kind == "files" else 0
+            yield Item(collection, slug, blob.path, blob.sha, order)
+
+
+def items_at(snapshot: Snapshot, path: str, blob: str) -> Iterator[Item]:
+    """The entries a file is, in each collection that holds it (usually one, or none)."""
+    for collection in snapshot.collections():
+        slug = collection.slug_for_path(path)
+        if slug is not None:
+            order = list(collection.files).index(slug) if collection.kind == "files" else 0
+            yield Item(collection, slug, path, blob, order)
+
+
+def pathspecs(model: Model) -> list[str]:
+    """The git pathspecs of the content: each folder collection's folder, each file."""
+    specs = []
+    for collection in model.collections.values():
+        if collection.kind == "files":
+            specs.extend(item.path for item in collection.files.values())
+        else:
+            specs.append(f"{collection.folder}/" if collection.folder else ".")
+    return sorted(set(specs))
+
+
+@dataclass
+class Status:
+    path: Path
+    built: bool
+    commit: str | None
+    head: str
+    entries: int
+    bytes: int
+    built_at: str | None
+
+    @property
+    def current(self) -> bool:
+        return self.built and self.commit == self.head
+
+
+class Catalog:
+    """The published branch's index, kept current, and copies at other refs."""
+
+    def __init__(self, service: ContentService, folder: Path) -> None:
+        self.service = service
+        self.store = service.store
+        self.folder = folder
+        folder.mkdir(parents=True, exist_ok=True)
+        self.path = folder / f"{quote(self.store.branch, safe='')}.sqlite"
+        if service.documents is None:
+            service.documents = Documents(folder / "documents.sqlite", self.store.read_blob)
+        self.documents: Documents = service.documents
+        self._local = threading.local()
+        self._open: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        self._copies: LRU[str, Index] = LRU(
+            8, max_bytes=MEMORY_BUDGET, weigh=lambda index: index.size()
+        )
+        self._builder: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Build the index in the background if it is missing (a server starting)."""
+        if not self.ready():
+            self._builder = threading.Thread(
+                target=self._build_in_background, name="cms-index-build", daemon=True
+            )
+            self._builder.start()
+
+    def _build_in_background(self) -> None:
+        try:
+            self.build_if_missing(_log_progress)
+        except Exception:
+            log.exception("building the index of %s failed", self.store.path)
+
+    # -- the branch index file ------------------------------------------------------------------
+
+    def _file(self) -> Index | None:
+        """This thread's connection to the index file, reopened when a rebuild replaced it."""
+        try:
+            inode = self.path.stat().st_ino
+        except OSError:
+            return None
+        index = getattr(self._local, "index", None)
+        if index is not None and self._local.inode == inode:
+            return index
+        db = connect(self.path)
+        with self._lock:
+            self._open.append(db)
+        index = Index(db, self.documents)
+        if index.commit() is None:
+            return None  # an index of another version of this program
+        self._local.index, self._local.inode = index, inode
+        return index
+
+    def ready(self) -> bool:
+        return self._file() is not None
+
+    def current(self) -> Index:
+        """The branch index, moved to the branch's head first if the branch has moved."""
+        index = self._file()
+        if index is None and self._builder is not None:
+            self._builder.join(READY_WAIT)  # a small site's index is built in a moment
+            index = self._file()
+        if index is None:
+            raise IndexNotReady("the index is being built; retry in a moment", {"retry_after": 5})
+        head = self.store.head()
+        if index.commit() != head:
+            with index.writing():
+                commit, head = index.commit(), self.store.head()
+                if commit != head:
+                    self._update(index, commit, self.service.snapshot_at(head))
+        return index
+
+    @contextmanager
+    def reading(self, snapshot: Snapshot, follow: bool) -> Iterator[tuple[Index, Snapshot]]:
+        """An index at the snapshot's commit, inside a read transaction. With ``follow`` (the
+        request named the branch), a branch that moved meanwhile is read at its new head."""
+        index = self.current()
+        with index.reading() as commit:
+            if commit == snapshot.commit:
+                yield index, snapshot
+                return
+            if follow and commit is not None and self.store.head() == commit:
+                yield index, self.service.snapshot_at(commit)
+                return
+        copy = self._copy(snapshot)
+        with copy.reading():
+            yield copy, snapshot
+
+    def _copy(self, snapshot: Snapshot) -> Index:
+        """An index at another commit: the branch index copied into memory and moved there."""
+        cached = self._copies.get(snapshot.commit)
+        if cached is not None:
+            return cached
+        source = self.current()
+        memory = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+        source.db.backup(memory)
+        copy = Index(memory, self.documents, lock=threading.Lock())
+        with copy.writing():
+            self._update(copy, copy.commit(), snapshot)
+        return self._copies.put(snapshot.commit, copy)
+
+    # -- building -------------------------------------------------------------------------------
+
+    def rebuild(self, progress: Progress | None = None) -> Status:
+        """Build the index of the branch head from nothing, then put it in place at once."""
+        with self._build_lock():
+            return self._build(progress)
+
+    def build_if_missing(self, progress: Progress | None = None) -> None:
+        if self.ready():
+            return
+        with self._build_lock():
+            if not self.ready():
+                self._build(progress)
+
+    @contextmanager
+    def _build_lock(self) -> Iterator[None]:
+        with open(self.folder / "build.lock", "a+b") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def _build(self, progress: Progress | None) -> Status:
+        temporary = self.path.with_name(f"{self.path.name}.{os.getpid()}.building")
+        for stale in self.folder.glob(f"{self.path.name}.*.building*"):
+            stale.unlink()
+        snapshot = self.service.snapshot_at(self.store.head())
+        db = sqlite3.connect(temporary, isolation_level=None, check_same_thread=False)
+        try:
+            db.execute("PRAGMA journal_mode = OFF")
+            db.execute("PRAGMA synchronous = OFF")
+            index = Index(db, self.documents)
+            index.create()
+            everything = list(items(snapshot))
+            changes = Changes(self.store, snapshot, [item.path for item in everything])
+            self.parse(everything, progress)
+            db.execute("BEGIN")
+            batch: list[Item] = []
+            done = 0
+            for item in everything:
+                batch.append(item)
+                if len(batch) == 1_000:
+                    done += index.insert(snapshot, self._with_documents(batch))
+                    batch = []
+                    _report(progress, "index", done, len(everything))
+            done += index.insert(snapshot, self._with_documents(batch))
+            _report(progress, "index", done, len(everything))
+            db.execute("COMMIT")
+            index.create_indexes()
+            _report(progress, "history", 0, 1)
+            db.execute("BEGIN")
+            index.set_changes(changes.result().items())
+            _report(progress, "history", 1, 1)
+            index.set_meta(
+                version=VERSION,
+                commit=snapshot.commit,
+                config=snapshot.config_sha,
+                branch=self.store.branch,
+                built_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            )
+            db.execute("COMMIT")
+            db.execute("PRAGMA journal_mode = WAL")
+            db.close()
+            os.replace(temporary, self.path)
+        except BaseException:
+            db.close()
+            temporary.unlink(missing_ok=True)
+            raise
+        return self.status()
+
+    def _with_documents(self, batch: list[Item]) -> Iterator[tuple[Item, object]]:
+        found = {(b, f): parsed for b, f, parsed in self.documents.rows(i.key for i in batch)}
+        for item in batch:
+            parsed = found.get(item.key)
+            yield item, parsed if parsed is not None else self.documents.get(*item.key)
+
+    def parse(self, wanted: Iterable[Item], progress: Progress | None = None) -> None:
+        """Parse, into the parse cache, the files it does not hold yet (in several processes
+        when there are many)."""
+        missing = self.documents.missing({item.key for item in wanted})
+        if not missing:
+            return
+        total = len(missing)
+        blobs = zip(missing, self.store.read_blobs([blob for blob, _ in missing]), strict=True)
+        if total < PARALLEL_PARSE or (os.cpu_count() or 1) < 2:
+            done = 0
+            rows = []
+            for (blob, fmt), (_, raw) in blobs:
+                rows.append((blob, fmt, *parse_blob(raw, fmt)))
+                done += 1
+                if len(rows) == 500:
+                    self.documents.store(rows)
+                    rows = []
+                    _report(progress, "parse", done, total)
+            self.documents.store(rows)
+            _report(progress, "parse", done, total)
+            return
+        workers = os.cpu_count() or 2
+        done = 0
+        with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
+            pending: list[Future] = []
+            chunk: list[tuple[str, str, bytes]] = []
+            for (blob, fmt), (_, raw) in blobs:
+                chunk.append((blob, fmt, raw))
+                if len(chunk) == CHUNK:
+                    pending.append(pool.submit(parse_many, chunk))
+                    chunk = []
+                while len(pending) > 2 * workers:
+                    done += self._stored(pending.pop(0))
+                    _report(progress, "parse", done, total)
+            if chunk:
+                pending.append(pool.submit(parse_many, chunk))
+            for future in pending:
+                done += self._stored(future)
+                _report(progress, "parse", done, total)
+
+    def _stored(self, future: Future) -> int:
+        rows = future.result()
+        self.documents.store(rows)
+        return len(rows)
+
+    # -- moving an index to another commit ------------------------------------------------------
+
+    def _update(self, index: Index, old: str | None, snapshot: Snapshot) -> None:
+        """Move an index to the snapshot's commit (inside its write transaction)."""
+        meta = index.meta()
+        new = snapshot.commit
+        try:
+            changes = self.store.diff(old, new) if old else None
+        except RepositoryError:
+            changes = None  # the old commit is gone (a rewritten history)
+        if changes is None or meta.get("config") != snapshot.config_sha:
+            known = index.known_changes()
+            index.delete_all()
+            everything = list(items(snapshot))
+            self.parse(everything)
+            index.insert(snapshot, self._with_documents(everything))
+            index.set_changes(known.items())
+            touched = {path for path in known} | {item.path for item in everything}
+        else:
+            gone = [change.path for change in changes]
+            index.delete_paths(gone)
+            added = [
+                item
+                for change in changes
+                if change.blob is not None
+                for item in items_at(snapshot, change.path, change.blob)
+            ]
+            self.parse(added)
+            index.insert(snapshot, self._with_documents(added))
+            touched = set(gone)
+        if old and self.store.is_ancestor(old, new):
+            newest: dict[str, Change] = {}
+            for change, paths in self.store.log([f"{old}..{new}"], pathspecs(snapshot.model)):
+                for path in paths:
+                    newest.setdefault(path, change)
+            index.set_changes(newest.items())
+        else:
+            # Not a step forward (a reset, another branch): what changed on either side is
+            # looked up again when it is read.
+            if old:
+                touched |= {p for _, paths in self.store.log([f"{old}...{new}"], []) for p in paths}
+            index.set_changes((path, None) for path in touched)
+        index.set_meta(version=VERSION, commit=new, config=snapshot.config_sha)
+
+    # -- reading ------------------------------------------------------------------------------
+
+    def page(
+        self, snapshot: Snapshot, collection: str, query: Query, follow: bool
+    ) -> tuple[Page, str]:
+        """A page of a collection's entries (``query.search``: only matches, best first unless
+        sorted), with relation fields expanded (one query per included field)."""
+        with self.reading(snapshot, follow) as (index, at):
+            found = at.collection(collection)
+            ids, total = index.page_ids(found.name, query, query.search)
+            entries = index.entries(ids, at.commit)
+            if query.include:
+                entries = self._include(index, at, found, entries, query.include)
+        entries = self.fill_changes(index, at.commit, entries)
+        return Page(entries, total, query.page, query.page_size), at.commit
+
+    def _include(
+        self,
+        index: Index,
+        snapshot: Snapshot,
+        collection: Collection,
+        entries: list[Entry],
+        names: Iterable[str],
+    ) -> list[Entry]:
+        """``included[name]``: the entries each relation value points at (``null`` where none
+        does), in the order of the values; related entries carry no history."""
+        expanded = [dict(e.included) for e in entries]
+        for name in names:
+            item = collection.field_at(name)
+            if item is None or not isinstance(item.widget, RelationWidget):
+                continue
+            widget = item.widget
+            target = snapshot.collection(widget.collection)
+            field = (
+                "slug" if widget.value_field.replace(" ", "") == "{{slug}}" else widget.value_field
+            )
+            keys = sorted({relation_key(v) for e in entries for v in e.values(name)})
+            found = index.related(target.name, field, keys)
+            ids = sorted(set(found.values()))
+            related = {
+                e_id: entry.at(snapshot.commit, None).as_dict(body=False)
+                for e_id, entry in zip(ids, index.entries(ids, snapshot.commit), strict=True)
+            }
+            for position, entry in enumerate(entries):
+                dicts = [related.get(found.get(relation_key(v), -1)) for v in entry.values(name)]
+                expanded[position][name] = (
+                    dicts if widget.multiple else (dicts[0] if dicts else None)
+                )
+        return [replace(e, included=inc) for e, inc in zip(entries, expanded, strict=True)]
+
+    def search(
+        self,
+        snapshot: Snapshot,
+        text: str,
+        collections: list[str],
+        page: int,
+        page_size: int,
+        follow: bool,
+    ) -> tuple[Hits, str]:
+        """The entries that match a full-text search, best first, with snippets."""
+        with self.reading(snapshot, follow) as (index, at):
+            names = collections or [c.name for c in at.collections()]
+            for name in names:
+                at.collection(name)
+            found, total = index.search(text, names, page, page_size)
+            entries = index.entries([entry_id for entry_id, _, _ in found], at.commit)
+        hits = []
+        for entry, (_, score, snippet) in zip(entries, found, strict=True):
+            identifier = at.collection(entry.collection).identifier_field
+            titles = [v for v in entry.values(identifier) if isinstance(v, str)]
+            hits.append(Hit(entry, titles[0] if titles else entry.slug, snippet, score))
+        return Hits(hits, total, page, page_size), at.commit
+
+    def entry(self, snapshot: Snapshot, collection: Collection, slug: str) -> Entry:
+        """One entry: from the index when it is at the snapshot's commit, else from git."""
+        index = self._file()
+        if index is None or not self._at(index, snapshot.commit):
+            return snapshot.entry(collection, slug)
+        with index.reading() as commit:
+            entry_id = index.find(collection.name, nfc(slug)) if commit == snapshot.commit else None
+            entries = index.entries([entry_id], commit) if entry_id is not None else []
+        if commit != snapshot.commit:
+            return snapshot.entry(collection, slug)
+        if not entries:
+            raise NotFound(
+                f"no entry {slug!r} in collection {collection.name!r}",
+                {"collection": collection.name, "slug": slug},
+            )
+        return self.fill_changes(index, commit, entries)[0]
+
+    def _at(self, index: Index, commit: str) -> bool:
+        """Whether the index is at this commit, after moving to the branch head if it is
+        that commit."""
+        if index.commit() == commit:
+            return True
+        if commit != self.store.head():
+            return False
+        return self.current().commit() == commit
+
+    # -- history, on demand ---------------------------------------------------------------------
+
+    def fill_changes(self, index: Index, commit: str, entries: list) -> list:
+        """Entries whose last change the index does not know yet get it from git, and the
+        index keeps it."""
+        unknown = [e.path for e in entries if e.change is None]
+        if not unknown:
+            return entries
+        found = self.store.last_changes(commit, unknown)
+        try:
+            with index.writing():
+                if index.commit() == commit:
+                    index.set_changes(found.items())
+        except sqlite3.OperationalError:
+            pass  # busy: the next read records it
+        return [e.at(commit, found.get(e.path)) if e.change is None else e for e in entries]
+
+    # -- status ---------------------------------------------------------------------------------
+
+    def status(self) -> Status:
+        head = self.store.head()
+        index = self._file()
+        if index is None:
+            return Status(self.path, False, None, head, 0, 0, None)
+        meta = index.meta()
+        return Status(
+            self.path,
+            True,
+            meta.get("commit"),
+            head,
+            index.count(),
+            self.path.stat().st_size,
+            meta.get("built_at"),
+        )
+
+    def close(self) -> None:
+        if self._builder is not None:
+            self._builder.join()
+        with self._lock:
+            for db in self._open:
+                db.close()
+            self._open.clear()
+        self._local = threading.local()
+        self.documents.close()
+
+
+class Changes:
+    """The last commit that changed each of many paths, found by one ``git log`` walk in a
+    thread of its own (git runs in its own process, beside the parsing)."""
+
+    def __init__(self, store, snapshot: Snapshot, paths: list[str]) -> None:
+        self._found: dict[str, Change] = {}
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(
+            target=self._walk, args=(store, snapshot, set(paths)), daemon=True
+        )
+        self._thread.start()
+
+    def _walk(self, store, snapshot: Snapshot, wanted: set[str]) -> None:
+        try:
+            for change, paths in store.log([snapshot.commit], pathspecs(snapshot.model)):
+                for path in paths:
+                    if path in wanted:
+                        wanted.discard(path)
+                        self._found[path] = change
+                if not wanted:
+                    break
+        except BaseException as exc:  # reported by result()
+            self._error = exc
+
+    def result(self) -> dict[str, Change]:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._found
+
+
+def parse_many(chunk: list[tuple[str, str, bytes]]) -> list[tuple[str, str, str, str, str]]:
+    """Parse a chunk of files in a worker process."""
+    return [(blob, fmt, *parse_blob(raw, fmt)) for blob, fmt, raw in chunk]
+
+
+def _log_progress(stage: str, done: int, total: int) -> None:
+    if done == total:
+        log.info("index: %s %d/%d", stage, done, total)
+
+
+def _report(progress: Progress | None, stage: str, done: int, total: int) -> None:
+    if progress is not None:
+        progress(stage, done, total)

@@ -1,0 +1,391 @@
+"""One index: the entries of every collection at one commit, in SQLite.
+
+``entries`` holds one row per entry (its collection, slug, file, version, problems and last
+change), ``vals`` one row per value at each dotted field path (see rows.py), ``search`` the
+FTS5 text, ``meta`` the commit it reflects. Fields and bodies are not copied here: they come
+from the parse cache by blob sha.
+
+Every change (a build, an update to a new commit) is one SQLite transaction that also moves
+``meta.commit``, so a reader, which reads in a transaction of its own, sees one commit or the
+next, never a mixture. A crash in the middle leaves the old commit.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from dataclasses import dataclass
+from typing import Any
+
+from cms.content.entry import Entry, EntryProblem
+from cms.content.parsed import Documents, Parsed
+from cms.content.query import Page, Query
+from cms.content.service import Snapshot
+from cms.errors import BadRequest
+from cms.index.rows import search_text, value_rows
+from cms.index.sql import page_sql
+from cms.model import Collection
+from cms.storage.git import Change
+
+VERSION = "1"
+
+TABLES = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS paths (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
+CREATE TABLE IF NOT EXISTS entries (
+    id INTEGER PRIMARY KEY,
+    collection TEXT NOT NULL,
+    slug TEXT NOT NULL,
+    path TEXT NOT NULL,
+    blob TEXT NOT NULL,
+    format TEXT NOT NULL,
+    ord INTEGER NOT NULL,
+    visible INTEGER NOT NULL,
+    problems TEXT NOT NULL,
+    change_commit TEXT,
+    change_date TEXT,
+    change_author TEXT,
+    change_email TEXT
+);
+CREATE TABLE IF NOT EXISTS vals (
+    entry INTEGER NOT NULL,
+    field INTEGER NOT NULL,
+    pos INTEGER NOT NULL,
+    t INTEGER NOT NULL,
+    n,
+    ts REAL,
+    s TEXT,
+    f TEXT,
+    k TEXT,
+    PRIMARY KEY (entry, field, pos)
+) WITHOUT ROWID;
+CREATE VIRTUAL TABLE IF NOT EXISTS search USING fts5 (
+    title, text, body, tokenize = "unicode61 remove_diacritics 2", prefix = '2 3'
+);
+"""
+
+INDEXES = """
+CREATE INDEX IF NOT EXISTS entries_slug ON entries (collection, slug);
+CREATE INDEX IF NOT EXISTS entries_path ON entries (path);
+CREATE INDEX IF NOT EXISTS entries_order ON entries (collection, visible, ord, slug);
+CREATE INDEX IF NOT EXISTS vals_s ON vals (field, s);
+CREATE INDEX IF NOT EXISTS vals_n ON vals (field, n) WHERE n IS NOT NULL;
+CREATE INDEX IF NOT EXISTS vals_ts ON vals (field, ts) WHERE ts IS NOT NULL;
+CREATE INDEX IF NOT EXISTS vals_k ON vals (field, k) WHERE k IS NOT NULL;
+"""
+
+ENTRY_COLUMNS = (
+    "id, collection, slug, path, blob, format, ord, visible, problems, "
+    "change_commit, change_date, change_author, change_email"
+)
+MAX_QUERY_WORDS = 32
+_WORD = re.compile(r"\w+")
+MARK_START, MARK_END = "\ue000", "\ue001"
+
+
+@dataclass(frozen=True)
+class Item:
+    """A file to index: which entry of which collection it is."""
+
+    collection: Collection
+    slug: str
+    path: str
+    blob: str
+    ord: int
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.blob, self.collection.format_for(self.slug))
+
+
+@dataclass(frozen=True)
+class Hit:
+    entry: Entry
+    title: str
+    snippet: str
+    score: float
+
+
+@dataclass(frozen=True)
+class Hits:
+    hits: list[Hit]
+    total: int
+    page: int
+    page_size: int
+
+
+def match_query(text: str) -> str:
+    """An FTS5 query from what a person typed: every word must appear, as a prefix (words are
+    quoted, so FTS5 syntax in the text is only text)."""
+    words = _WORD.findall(text)
+    if not words:
+        raise BadRequest(
+            "the search needs at least one word", {"query": {"q": "has no letters or digits"}}
+        )
+    if len(words) > MAX_QUERY_WORDS:
+        raise BadRequest(
+            f"the search is limited to {MAX_QUERY_WORDS} words",
+            {"query": {"q": f"has {len(words)} words"}},
+        )
+    return " ".join(f'"{word}"*' for word in words)
+
+
+def highlight(snippet: str) -> str:
+    """The snippet as HTML: its text escaped, the matched words in ``<mark>``."""
+    escaped = html.escape(snippet, quote=False)
+    return escaped.replace(MARK_START, "<mark>").replace(MARK_END, "</mark>")
+
+
+class Index:
+    """Queries and changes on one index database (a file, or a copy in memory)."""
+
+    def __init__(
+        self,
+        db: sqlite3.Connection,
+        documents: Documents,
+        lock: threading.Lock | None = None,
+    ) -> None:
+        self.db = db
+        self.documents = documents
+        # A copy in memory is one connection shared by threads: they take turns.
+        self.lock: AbstractContextManager = lock or nullcontext()
+
+    # -- state ----------------------------------------------------------------------------------
+
+    def create(self) -> None:
+        self.db.executescript(TABLES)
+
+    def create_indexes(self) -> None:
+        self.db.executescript(INDEXES)
+
+    def meta(self) -> dict[str, str]:
+        try:
+            return dict(self.db.execute("SELECT key, value FROM meta").fetchall())
+        except sqlite3.OperationalError:
+            return {}
+
+    def commit(self) -> str | None:
+        return self.meta().get("commit") if self.meta().get("version") == VERSION else None
+
+    def set_meta(self, **values: str) -> None:
+        self.db.executemany(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", sorted(values.items())
+        )
+
+    def count(self) -> int:
+        return self.db.execute("SELECT count(*) FROM entries").fetchone()[0]
+
+    def size(self) -> int:
+        pages = self.db.execute("PRAGMA page_count").fetchone()[0]
+        return pages * self.db.execute("PRAGMA page_size").fetchone()[0]
+
+    @contextmanager
+    def reading(self) -> Iterator[str | None]:
+        """A read transaction: everything read inside it is from one commit, which it yields."""
+        with self.lock:
+            self.db.execute("BEGIN")
+            try:
+                yield self.commit()
+            finally:
+                self.db.execute("COMMIT")
+
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        """A write transaction (waiting for other writers): all of it lands, or none."""
+        with self.lock:
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+            self.db.execute("COMMIT")
+
+    # -- writing entries ------------------------------------------------------------------------
+
+    def insert(self, snapshot: Snapshot, items: Iterable[tuple[Item, Parsed]]) -> int:
+        """Index entries (inside a transaction); returns how many."""
+        paths = dict(self.db.execute("SELECT name, id FROM paths").fetchall())
+        next_id = (self.db.execute("SELECT max(id) FROM entries").fetchone()[0] or 0) + 1
+        entries, vals, texts, new_paths = [], [], [], []
+        done = 0
+        for item, parsed in items:
+            collection = item.collection
+            entry = snapshot.build_entry(collection, item.slug, item.path, item.blob, parsed)
+            visible = collection.filter is None or collection.filter.accepts(entry.fields)
+            problems = json.dumps(
+                [[p.field, p.message] for p in entry.problems], ensure_ascii=False
+            )
+            entries.append(
+                (
+                    next_id,
+                    collection.name,
+                    item.slug,
+                    item.path,
+                    item.blob,
+                    item.key[1],
+                    item.ord,
+                    int(visible),
+                    problems,
+                )
+            )
+            for name, pos, *typed in value_rows(entry):
+                field_id = paths.get(name)
+                if field_id is None:
+                    field_id = paths[name] = len(paths) + 1
+                    new_paths.append((field_id, name))
+                vals.append((next_id, field_id, pos, *typed))
+            texts.append((next_id, *search_text(entry, collection.identifier_field)))
+            next_id += 1
+            done += 1
+            if len(vals) > 20_000:
+                self._flush(entries, vals, texts, new_paths)
+        self._flush(entries, vals, texts, new_paths)
+        return done
+
+    def _flush(self, entries: list, vals: list, texts: list, new_paths: list) -> None:
+        db = self.db
+        db.executemany("INSERT INTO paths (id, name) VALUES (?, ?)", new_paths)
+        db.executemany(
+            "INSERT INTO entries (id, collection, slug, path, blob, format, ord, visible, "
+            "problems) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            entries,
+        )
+        db.executemany("INSERT INTO vals VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", vals)
+        db.executemany("INSERT INTO search (rowid, title, text, body) VALUES (?, ?, ?, ?)", texts)
+        for pending in (entries, vals, texts, new_paths):
+            pending.clear()
+
+    def delete_paths(self, paths: Iterable[str]) -> None:
+        """Remove every entry stored at these paths (inside a transaction)."""
+        for path in paths:
+            ids = [
+                row[0] for row in self.db.execute("SELECT id FROM entries WHERE path = ?", (path,))
+            ]
+            for entry_id in ids:
+                self.db.execute("DELETE FROM vals WHERE entry = ?", (entry_id,))
+                self.db.execute("DELETE FROM search WHERE rowid = ?", (entry_id,))
+                self.db.execute("DELETE FROM entries WHERE id = ?", (entry_id,))
+
+    def delete_all(self) -> None:
+        for table in ("vals", "search", "entries"):
+            self.db.execute(f"DELETE FROM {table}")
+
+    def set_changes(self, changes: Iterable[tuple[str, Change | None]]) -> None:
+        """Record the last commit that changed each path (None: not known yet)."""
+        self.db.executemany(
+            "UPDATE entries SET change_commit = ?, change_date = ?, change_author = ?, "
+            "change_email = ? WHERE path = ?",
+            (
+                (c.commit, c.date, c.author, c.email, path)
+                if c is not None
+                else (None, None, None, None, path)
+                for path, c in changes
+            ),
+        )
+
+    def known_changes(self) -> dict[str, Change]:
+        rows = self.db.execute(
+            "SELECT path, change_commit, change_date, change_author, change_email FROM entries "
+            "WHERE change_commit IS NOT NULL"
+        )
+        return {path: Change(*change) for path, *change in rows}
+
+    # -- reading --------------------------------------------------------------------------------
+
+    def entries(self, ids: list[int], commit: str) -> list[Entry]:
+        """Entries by id, in that order (inside a read transaction)."""
+        if not ids:
+            return []
+        marks = ",".join("?" * len(ids))
+        rows = {
+            row[0]: row
+            for row in self.db.execute(
+                f"SELECT {ENTRY_COLUMNS} FROM entries WHERE id IN ({marks})", ids
+            )
+        }
+        return [self._entry(rows[i], commit) for i in ids if i in rows]
+
+    def _entry(self, row: tuple, commit: str) -> Entry:
+        _, collection, slug, path, blob, fmt, _, _, problems, *change = row
+        parsed = self.documents.get(blob, fmt)
+        return Entry(
+            collection=collection,
+            slug=slug,
+            path=path,
+            version=blob,
+            fields=parsed.data,
+            body=parsed.body,
+            problems=tuple(EntryProblem(f, m) for f, m in json.loads(problems)),
+            commit=commit,
+            change=Change(*change) if change[0] is not None else None,
+        )
+
+    def find(self, collection: str, slug: str) -> int | None:
+        row = self.db.execute(
+            "SELECT id FROM entries WHERE collection = ? AND slug = ? AND visible = 1 "
+            "ORDER BY ord, id LIMIT 1",
+            (collection, slug),
+        ).fetchone()
+        return row[0] if row else None
+
+    def page_ids(self, collection: str, query: Query, text: str | None) -> tuple[list[int], int]:
+        match = match_query(text) if text is not None else None
+        page, page_params, count, count_params = page_sql(collection, query, match)
+        ids = [row[0] for row in self.db.execute(page, page_params)]
+        total = self.db.execute(count, count_params).fetchone()[0]
+        return ids, total
+
+    def related(self, collection: str, field: str, keys: list[str]) -> dict[str, int]:
+        """For each relation key, the first entry (in list order) of ``collection`` whose
+        ``field`` holds it: one query for any number of keys."""
+        if not keys:
+            return {}
+        marks = ",".join("?" * len(keys))
+        rows = self.db.execute(
+            "SELECT coalesce(v.k, v.s), e.id FROM vals v JOIN entries e ON e.id = v.entry "
+            "WHERE v.field = (SELECT id FROM paths WHERE name = ?) "
+            "AND e.collection = ? AND e.visible = 1 "
+            f"AND ((v.k IS NULL AND v.s IN ({marks})) OR v.k IN ({marks})) "
+            "ORDER BY e.ord, e.slug, v.pos",
+            [field, collection, *keys, *keys],
+        )
+        found: dict[str, int] = {}
+        for key, entry_id in rows:
+            found.setdefault(key, entry_id)
+        return found
+
+    def search(
+        self, text: str, collections: list[str], page: int, page_size: int
+    ) -> tuple[list[tuple[int, float, str]], int]:
+        """(entry id, score, snippet) of the best matches, and how many match."""
+        match = match_query(text)
+        marks = ",".join("?" * len(collections))
+        where = f"search MATCH ? AND e.visible = 1 AND e.collection IN ({marks})"
+        rows = self.db.execute(
+            "SELECT e.id, bm25(search, 10.0, 2.0, 1.0) AS rank, "
+            f"snippet(search, -1, '{MARK_START}', '{MARK_END}', '…', 16) "
+            f"FROM search JOIN entries e ON e.id = search.rowid WHERE {where} "
+            "ORDER BY rank, e.collection, e.slug LIMIT ? OFFSET ?",
+            [match, *collections, page_size, (page - 1) * page_size],
+        ).fetchall()
+        total = self.db.execute(
+            f"SELECT count(*) FROM search JOIN entries e ON e.id = search.rowid WHERE {where}",
+            [match, *collections],
+        ).fetchone()[0]
+        return [(i, -rank, highlight(snippet)) for i, rank, snippet in rows], total
+
+    def stats(self) -> dict[str, Any]:
+        rows = self.db.execute(
+            "SELECT collection, count(*) FROM entries WHERE visible = 1 GROUP BY collection"
+        )
+        return dict(rows.fetchall())
+
+
+def as_page(entries: list[Entry], total: int, query: Query) -> Page:
+    return Page(entries, total, query.page, query.page_size)

@@ -1,0 +1,101 @@
+"""An entry as index rows: one row per value at each dotted field path, typed for SQL.
+
+``value_rows`` gives, for every dotted path ``p``, exactly the values ``Entry.values(p)`` gives,
+in the same order (``pos`` 0 is the first, the one a sort uses). Each value is stored with
+the forms the query semantics of ``cms.content.query`` compare:
+
+``t``   0 boolean, 1 number, 2 string, 3 anything else (null, an object, a list)
+``n``   the number: a boolean as 0/1, a number, a string that ``float()`` reads; else NULL
+``ts``  a string's timestamp (seconds since the epoch), when it is a date; else NULL
+``s``   ``str(value)`` (NULL for objects and lists: they are only tested with ``exists``)
+``f``   a string's case- and accent-folded form (for ``contains`` and text order)
+``k``   the relation key (trimmed, NFC) when it differs from ``s``
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from cms.content.entry import Entry
+from cms.content.query import PSEUDO_FIELDS, fold, parse_timestamp
+from cms.content.service import relation_key
+
+Row = tuple[str, int, int, Any, float | None, str | None, str | None, str | None]
+
+
+def value_rows(entry: Entry) -> Iterator[Row]:
+    """(path, pos, t, n, ts, s, f, k) for every value of the entry, pseudo fields included."""
+    counts: dict[str, int] = {}
+    for path, value in _pairs(entry.fields):
+        if path in PSEUDO_FIELDS:
+            continue  # `slug` and `path` name the entry's own slug and path
+        pos = counts.get(path, 0)
+        counts[path] = pos + 1
+        yield (path, pos, *typed(value))
+    yield ("slug", 0, *typed(entry.slug))
+    yield ("path", 0, *typed(entry.path))
+
+
+def typed(value: Any) -> tuple[int, Any, float | None, str | None, str | None, str | None]:
+    if isinstance(value, bool):
+        return 0, int(value), None, str(value), None, None
+    if isinstance(value, int | float):
+        number: Any = value
+        if isinstance(value, int) and not -(2**63) <= value < 2**63:
+            number = float(value)  # beyond SQLite's integers
+        text = str(value)
+        return 1, number, None, text, None, _key(text)
+    if isinstance(value, str):
+        try:
+            number = float(value)
+        except ValueError:
+            number = None
+        if number is not None and math.isnan(number):
+            number = None
+        return 2, number, parse_timestamp(value), value, fold(value), _key(value)
+    if value is None:
+        return 3, None, None, "None", None, None
+    return 3, None, None, None, None, None
+
+
+def _key(text: str) -> str | None:
+    key = relation_key(text)
+    return None if key == text else key
+
+
+def _pairs(data: Mapping[str, Any]) -> Iterator[tuple[str, Any]]:
+    for name, value in data.items():
+        yield from _at(value, name)
+
+
+def _at(value: Any, path: str) -> Iterator[tuple[str, Any]]:
+    """The values found at ``path`` (lists are transparent) and below it."""
+    if isinstance(value, list):
+        for item in value:
+            yield path, item
+        yield from _below(value, path)
+    elif value is not None:
+        yield path, value
+        yield from _below(value, path)
+
+
+def _below(value: Any, path: str) -> Iterator[tuple[str, Any]]:
+    if isinstance(value, list):
+        for item in value:
+            yield from _below(item, path)
+    elif isinstance(value, Mapping):
+        for name, child in value.items():
+            yield from _at(child, f"{path}.{name}")
+
+
+def search_text(entry: Entry, identifier: str) -> tuple[str, str, str]:
+    """(title, other text, body) of an entry for full-text search: the identifier field's
+    strings, every other string value, and the body."""
+    title: list[str] = []
+    text: list[str] = []
+    for path, value in _pairs(entry.fields):
+        if isinstance(value, str) and value:
+            (title if path == identifier else text).append(value)
+    return " ".join(title), "\n".join(text), entry.body

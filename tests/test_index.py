@@ -1,0 +1,493 @@
+"""The index: the same answers as a full scan, incremental updates equal to a rebuild, crashes
+that leave one commit or the other, and search that folds accents and case."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from cms.content import ContentService, Query
+from cms.content.query import OPERATORS
+from cms.content.service import relation_key
+from cms.index import Catalog, Index
+from cms.storage import GitStore
+from tests.conftest import Site, close_app, make_app
+
+CONFIG = """\
+backend: {name: git-gateway, branch: main}
+media_folder: static/img
+collections:
+  - name: articles
+    label: Articles
+    folder: articles
+    create: true
+    filter: {field: draft, value: false}
+    fields:
+      - {name: title, widget: string}
+      - {name: date, widget: datetime}
+      - {name: rank, widget: number, value_type: float, required: false}
+      - {name: draft, widget: boolean}
+      - {name: tags, widget: list, required: false}
+      - {name: rubrique, widget: select, options: [actualité, Portrait, dossier, "12"]}
+      - {name: author, widget: relation, collection: auteurs, value_field: title}
+      - {name: hero, widget: object, required: false, fields: [{name: title, widget: string}]}
+      - name: links
+        widget: list
+        required: false
+        fields: [{name: label, widget: string}, {name: url, widget: string}]
+      - {name: body, widget: markdown}
+  - name: auteurs
+    label: Auteurs
+    folder: auteurs
+    create: true
+    fields:
+      - {name: title, widget: string}
+      - {name: role, widget: string, required: false}
+  - name: pages
+    label: Pages
+    files:
+      - name: accueil
+        file: pages/accueil.md
+        fields:
+          - {name: title, widget: string}
+          - {name: authors, widget: relation, collection: auteurs, value_field: title,
+             multiple: true}
+"""
+
+WORDS = ["Élan", "élan", "ÉCOLE", "école", "pérennisation", "Intérêt", "zèbre", "Zoé", "a", "b"]
+AUTHORS = ["Adnène Trojette", "Amélie Medem", "Zoé Durand", "adnène trojette", "Loup Théron"]
+
+
+def _scalar(rng: random.Random) -> str:
+    """A YAML scalar of any type: text, numbers, dates, booleans, nulls, oddities."""
+    return rng.choice(
+        [
+            lambda: rng.choice(WORDS),
+            lambda: f'"{rng.choice(WORDS)} {rng.randrange(3)}"',
+            lambda: str(rng.randrange(-5, 30)),
+            lambda: f"{rng.uniform(-2, 40):.2f}",
+            lambda: f'"{rng.randrange(20)}"',
+            lambda: f"2024-0{rng.randrange(1, 10)}-1{rng.randrange(10)}",
+            lambda: f"2024-03-0{rng.randrange(1, 10)}T1{rng.randrange(10)}:30:00+02:00",
+            lambda: rng.choice(["true", "false", "null", "~", "''", "yes"]),
+        ]
+    )()
+
+
+def article(rng: random.Random) -> str:
+    lines = ["---"]
+    if rng.random() < 0.95:
+        lines.append(f"title: {_scalar(rng) if rng.random() < 0.2 else rng.choice(WORDS)}")
+    for name in ("date", "rank", "rubrique"):
+        if rng.random() < 0.85:
+            lines.append(f"{name}: {_scalar(rng)}")
+    lines.append(f"draft: {rng.choice(['false', 'false', 'false', 'true', '0'])}")
+    if rng.random() < 0.7:
+        lines.append(f"author: {rng.choice(AUTHORS)}{rng.choice(['', ' '])}")
+    if rng.random() < 0.6:
+        lines.append("tags:")
+        lines.extend(f"  - {_scalar(rng)}" for _ in range(rng.randrange(4)))
+    if rng.random() < 0.4:
+        lines.append(f"hero: {{title: {rng.choice(WORDS)}}}")
+    if rng.random() < 0.4:
+        lines.append("links:")
+        for _ in range(rng.randrange(1, 3)):
+            lines.append(f"  - {{label: {rng.choice(WORDS)}, url: {_scalar(rng)}}}")
+    lines.append("---")
+    lines.append(" ".join(rng.choice(WORDS) for _ in range(rng.randrange(12))))
+    return "\n".join(lines) + "\n"
+
+
+def generated_site(path: Path, seed: int, count: int = 80) -> Site:
+    rng = random.Random(seed)
+    site = Site(path)
+    files: dict[str, str] = {"admin/config.yml": CONFIG}
+    for index, name in enumerate(AUTHORS[:4]):
+        files[f"auteurs/auteur-{index}.md"] = f"---\ntitle: {name}\nrole: {_scalar(rng)}\n---\n"
+    files["pages/accueil.md"] = "---\ntitle: Accueil\nauthors: [Zoé Durand, Personne]\n---\n"
+    for index in range(count):
+        files[f"articles/{rng.choice(WORDS).lower()}-{index}.md"] = article(rng)
+    files["articles/broken.md"] = "---\ntitle: [unclosed\n---\n"
+    files["articles/notes.txt"] = "not an entry"
+    site.commit(files, "Create the site")
+    return site
+
+
+def catalog_of(repo: Path, folder: Path) -> Catalog:
+    service = ContentService(GitStore(repo), "admin/config.yml")
+    return Catalog(service, folder)
+
+
+def random_query(rng: random.Random, collection) -> dict[str, list[str]]:
+    fields = ["title", "date", "rank", "draft", "tags", "rubrique", "author", "hero.title"]
+    fields += ["links.label", "links.url", "slug"]
+    args: dict[str, list[str]] = {}
+    for _ in range(rng.randrange(3)):
+        name = rng.choice([*fields, "links", "hero"])
+        item = collection.field_at(name)
+        op = rng.choice(OPERATORS) if name not in ("links", "hero") else "exists"
+        value = _scalar(rng).strip('"')
+        if op in ("lt", "lte", "gt", "gte") and name == "rank":
+            value = str(rng.uniform(-5, 40))
+        if op in ("lt", "lte", "gt", "gte") and name == "date":
+            value = f"2024-0{rng.randrange(1, 10)}-1{rng.randrange(10)}"
+        if op == "exists":
+            value = rng.choice(["true", "false"])
+        if item is not None and item.widget.name == "boolean":
+            value = rng.choice(["true", "false"])
+            op = rng.choice(["eq", "ne", "exists", "in"])
+        if op == "in":
+            value = ",".join(_scalar(rng).strip('"') for _ in range(rng.randrange(1, 4)))
+        args.setdefault(f"filter[{name}][{op}]", []).append(value)
+    if rng.random() < 0.8:
+        keys = [rng.choice(["-", ""]) + rng.choice(fields) for _ in range(rng.randrange(1, 3))]
+        args["sort"] = [",".join(keys)]
+    args["page_size"] = [str(rng.choice([5, 20, 100]))]
+    args["page"] = [str(rng.choice([1, 1, 2, 3]))]
+    return args
+
+
+def test_index_answers_like_a_full_scan(tmp_path: Path) -> None:
+    """On generated data with mixed types, every random query gets the same page and total
+    from the index as from ``Query.run`` over every entry."""
+    checked = 0
+    for seed in range(3):
+        site = generated_site(tmp_path / f"site{seed}", seed)
+        catalog = catalog_of(site.path, tmp_path / f"index{seed}")
+        catalog.rebuild()
+        snap = catalog.service.snapshot()
+        rng = random.Random(seed)
+        for name in ("articles", "auteurs", "pages"):
+            collection = snap.collection(name)
+            everything = snap.entries(collection)
+            for _ in range(500 if name == "articles" else 20):
+                args = random_query(rng, collection) if name == "articles" else {}
+                try:
+                    query = Query.parse(args, collection)
+                except Exception:
+                    continue  # a value the parser refuses: a 400 either way
+                expected = query.run(everything)
+                page, commit = catalog.page(snap, name, query, follow=False)
+                assert commit == snap.commit
+                assert page.total == expected.total, args
+                assert [e.slug for e in page.entries] == [e.slug for e in expected.entries], args
+                assert [e.fields for e in page.entries] == [e.fields for e in expected.entries]
+                assert [e.problems for e in page.entries] == [e.problems for e in expected.entries]
+                checked += 1
+        with_history = snap.with_history(snap.entries(snap.collection("articles"))[:5])
+        page, _ = catalog.page(snap, "articles", Query(page_size=5), follow=False)
+        assert [e.change for e in page.entries] == [e.change for e in with_history]
+        catalog.close()
+        catalog.store.close()
+    assert checked > 600
+
+
+def test_include_matches_the_scan_in_a_constant_number_of_queries(tmp_path: Path) -> None:
+    site = generated_site(tmp_path / "site", 5)
+    catalog = catalog_of(site.path, tmp_path / "index")
+    catalog.rebuild()
+    snap = catalog.service.snapshot()
+    articles = snap.collection("articles")
+    query = Query.parse({"include": ["author"], "page_size": ["100"]}, articles)
+    table = snap.relation_table("auteurs", "title")
+    expected = [
+        {"author": table[relation_key(e.fields["author"])].as_dict(body=False)}
+        if relation_key(e.fields.get("author", "")) in table
+        else {"author": None}
+        for e in query.run(snap.entries(articles)).entries
+    ]
+    index = catalog.current()
+    statements: list[str] = []
+    index.db.set_trace_callback(statements.append)
+    page, _ = catalog.page(snap, "articles", query, follow=False)
+    index.db.set_trace_callback(None)
+    assert [e.included for e in page.entries] == expected
+    assert any(e.included["author"] for e in page.entries)
+    assert len([s for s in statements if "FROM vals v JOIN entries" in s]) == 1
+    pages = snap.collection("pages")
+    home = Query.parse({"include": ["authors"]}, pages)
+    page, _ = catalog.page(snap, "pages", home, follow=False)
+    authors = page.entries[0].included["authors"]
+    assert [a["fields"]["title"] if a else None for a in authors] == ["Zoé Durand", None]
+    catalog.close()
+    catalog.store.close()
+
+
+def dump(catalog: Catalog, history: bool = True) -> dict:
+    """Everything the index holds once current, keyed by entry rather than by row id."""
+    return dump_index(catalog.current(), history)
+
+
+def dump_index(index: Index, history: bool = True) -> dict:
+    db = index.db
+    names = dict(db.execute("SELECT id, name FROM paths"))
+    out = {"meta": {k: v for k, v in db.execute("SELECT key, value FROM meta") if k != "built_at"}}
+    for row in db.execute(
+        "SELECT e.id, e.collection, e.slug, e.path, e.blob, e.format, e.ord, e.visible, "
+        "e.problems, e.change_commit, s.title, s.text, s.body FROM entries e "
+        "JOIN search s ON s.rowid = e.id"
+    ):
+        entry_id, *rest = row
+        if not history:
+            rest[8] = None
+        vals = sorted(
+            (names[field], *values)
+            for field, *values in db.execute(
+                "SELECT field, pos, t, n, ts, s, f, k FROM vals WHERE entry = ?", (entry_id,)
+            )
+        )
+        out[(row[1], row[2])] = (rest, vals)
+    return out
+
+
+def random_commit(site: Site, rng: random.Random) -> None:
+    """Add, modify, delete or rename a few files (now and then the config too)."""
+    articles = sorted(p.name for p in (site.path / "articles").glob("*.md"))
+    files: dict[str, str | None] = {}
+    for _ in range(rng.randrange(1, 4)):
+        action = rng.choice(["add", "modify", "delete", "rename", "author"])
+        name = rng.choice(articles) if articles else None
+        if action == "add" or name is None:
+            files[f"articles/{rng.choice(WORDS).lower()}-{rng.randrange(10**6)}.md"] = article(rng)
+        elif action == "modify":
+            files[f"articles/{name}"] = article(rng)
+        elif action == "delete":
+            files[f"articles/{name}"] = None
+        elif action == "rename":
+            old = site.path / "articles" / name
+            if old.exists():
+                site.repo.git.mv(f"articles/{name}", f"articles/renamed-{rng.randrange(10**6)}.md")
+        else:
+            files[f"auteurs/auteur-{rng.randrange(6)}.md"] = (
+                f"---\ntitle: {rng.choice(AUTHORS)}\n---\n"
+            )
+    if rng.random() < 0.1:
+        files["admin/config.yml"] = CONFIG.replace("value_type: float", "value_type: int")
+    files = {k: v for k, v in files.items() if v is not None or (site.path / k).exists()}
+    site.commit(files, f"Change {len(files)} files")
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_incremental_updates_equal_a_rebuild(tmp_path: Path, seed: int) -> None:
+    """After each random commit, the index moved by its diff holds exactly what a rebuild at
+    that commit holds, rows and search text included."""
+    rng = random.Random(seed)
+    site = generated_site(tmp_path / "site", seed, count=30)
+    catalog = catalog_of(site.path, tmp_path / "moved")
+    catalog.rebuild()
+    for step in range(12):
+        random_commit(site, rng)
+        if step % 4 == 3:
+            random_commit(site, rng)  # two commits at once
+        moved = dump(catalog)
+        assert moved["meta"]["commit"] == site.head
+        fresh = catalog_of(site.path, tmp_path / f"fresh{step}")
+        fresh.rebuild()
+        assert moved == dump(fresh), f"step {step}"
+        fresh.close()
+        fresh.store.close()
+    catalog.close()
+    catalog.store.close()
+
+
+def test_a_reset_branch_is_followed_too(tmp_path: Path) -> None:
+    site = generated_site(tmp_path / "site", 9, count=10)
+    first = site.head
+    catalog = catalog_of(site.path, tmp_path / "index")
+    catalog.rebuild()
+    rng = random.Random(1)
+    for _ in range(3):
+        random_commit(site, rng)
+    assert dump(catalog)["meta"]["commit"] == site.head
+    site.repo.git.reset("--hard", first)
+    moved = dump(catalog, history=False)  # what changed on either side is looked up later
+    fresh = catalog_of(site.path, tmp_path / "fresh")
+    fresh.rebuild()
+    assert moved == dump(fresh, history=False)
+    snap = catalog.service.snapshot()
+    page, _ = catalog.page(snap, "articles", Query(page_size=100), follow=True)
+    assert [e.change for e in page.entries] == [e.change for e in snap.with_history(page.entries)]
+    for each in (catalog, fresh):
+        each.close()
+        each.store.close()
+
+
+CRASH = """
+import os, signal, sys
+from pathlib import Path
+from cms.content import ContentService
+from cms.index import Catalog, Index
+from cms.storage import GitStore
+
+original = Index.insert
+
+def crash(self, snapshot, items):
+    original(self, snapshot, list(items))
+    os.kill(os.getpid(), signal.SIGKILL)  # after rows were deleted and added, before COMMIT
+
+Index.insert = crash
+catalog = Catalog(ContentService(GitStore(sys.argv[1]), "admin/config.yml"), Path(sys.argv[2]))
+catalog.current()
+"""
+
+
+def test_a_crash_during_an_update_leaves_the_old_commit(tmp_path: Path) -> None:
+    site = generated_site(tmp_path / "site", 3, count=20)
+    folder = tmp_path / "index"
+    catalog = catalog_of(site.path, folder)
+    catalog.rebuild()
+    before = dump(catalog)
+    old = site.head
+    catalog.close()
+    random_commit(site, random.Random(4))
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    process = subprocess.run(
+        [sys.executable, "-c", CRASH, str(site.path), str(folder)], env=env, check=False
+    )
+    assert process.returncode == -signal.SIGKILL
+    reopened = catalog_of(site.path, folder)
+    index = reopened._file()
+    assert index is not None and index.commit() == old
+    assert index.db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    assert dump_index(index) == before
+    assert dump(reopened)["meta"]["commit"] == site.head  # the next read moves it on
+    reopened.close()
+    reopened.store.close()
+    catalog.store.close()
+
+
+# -- over HTTP --------------------------------------------------------------------------------
+
+
+def test_search_folds_accents_and_case_and_ranks(client) -> None:
+    for words in ("perennisation", "PÉRENNISATION", "Pérennisation"):
+        response = client.get("/api/v1/search", query_string={"q": words})
+        assert response.status_code == 200
+        hits = response.get_json()
+        assert hits, words
+        assert all("<mark>" in hit["snippet"] for hit in hits)
+        assert "pérennisation" in " ".join(hit["snippet"] for hit in hits).lower()
+    interet = client.get("/api/v1/search?q=INTERET").get_json()
+    assert any("intérêt" in hit["snippet"].lower() for hit in interet)
+    prefix = client.get("/api/v1/search?q=numériq").get_json()
+    assert len(prefix) >= 3
+    scores = [hit["score"] for hit in prefix]
+    assert scores == sorted(scores, reverse=True)
+    assert {"collection", "slug", "path", "title", "snippet", "version", "commit"} <= set(prefix[0])
+    response = client.get("/api/v1/search?q=numérique&collection=personnes")
+    assert {hit["collection"] for hit in response.get_json()} <= {"personnes"}
+    meta = json.loads(response.headers["X-Pagination"])
+    assert meta["total"] == len(response.get_json())
+
+
+def test_search_errors_and_hostile_text(client) -> None:
+    assert client.get("/api/v1/search").status_code == 400
+    assert client.get("/api/v1/search?q=%20%2A%22").status_code == 400
+    assert client.get("/api/v1/search?q=x&collection=nope").status_code == 404
+    assert client.get("/api/v1/search?q=x&page=0").status_code == 400
+    for text in ('"unbalanced', "a OR b NOT c", "title:x", "NEAR(a b)", "*", "^a"):
+        response = client.get("/api/v1/search", query_string={"q": text})
+        assert response.status_code in (200, 400), text
+        assert response.get_json() is not None
+    listed = client.get("/api/v1/collections/pages/entries?q=perennisation")
+    assert listed.status_code == 200
+    assert [e["slug"] for e in listed.get_json()]
+    assert client.get("/api/v1/collections/pages/entries?q=").status_code == 400
+
+
+def test_snippets_escape_the_text(sample_copy, tmp_path: Path) -> None:
+    sample_copy.commit({"docs/xss.md": "---\ntitle: Piège\n---\n<script>alert('piège')</script>\n"})
+    app = make_app(sample_copy.path, tmp_path / "instance")
+    hits = app.test_client().get("/api/v1/search?q=alert").get_json()
+    snippets = " ".join(hit["snippet"] for hit in hits)
+    assert "<script>" not in snippets and "&lt;script&gt;" in snippets
+
+
+def wait_ready(client) -> None:
+    """Poll /readyz as a load balancer does, until the index built at start is ready."""
+    deadline = time.monotonic() + 20
+    while client.get("/readyz").status_code != 200:
+        assert time.monotonic() < deadline, "the index was not built in 20 s"
+        time.sleep(0.05)
+
+
+def test_outside_commits_are_served_by_the_next_read(sample_copy, tmp_path: Path) -> None:
+    app = make_app(sample_copy.path, tmp_path / "instance")
+    client = app.test_client()
+    wait_ready(client)
+    before = client.get("/api/v1/search?q=zanzibar").get_json()
+    assert before == []
+    commit = sample_copy.commit(
+        {"docs/zanzibar.md": "---\ntitle: Zanzibar\n---\nUne île.\n"}, "Outside"
+    )
+    found = client.get("/api/v1/search?q=zanzibar")
+    assert [hit["slug"] for hit in found.get_json()] == ["zanzibar"]
+    assert found.headers["X-Content-Commit"] == commit
+    listed = client.get("/api/v1/collections/docs/entries?filter[title]=Zanzibar")
+    assert [e["slug"] for e in listed.get_json()] == ["zanzibar"]
+    assert listed.get_json()[0]["updated_at"] is not None
+    assert client.get("/readyz").headers["X-Content-Commit"] == commit
+
+
+def test_other_refs_are_answered_from_a_copy(sample_copy, tmp_path: Path) -> None:
+    first = sample_copy.head
+    sample_copy.commit({"docs/zanzibar.md": "---\ntitle: Zanzibar\n---\nUne île.\n"})
+    app = make_app(sample_copy.path, tmp_path / "instance")
+    client = app.test_client()
+    old = client.get(f"/api/v1/search?q=zanzibar&ref={first}")
+    assert old.status_code == 200 and old.get_json() == []
+    assert old.headers["X-Content-Commit"] == first
+    assert "immutable" in old.headers["Cache-Control"]
+    docs = client.get(f"/api/v1/collections/docs/entries?ref={first}").get_json()
+    assert "zanzibar" not in [e["slug"] for e in docs]
+    now = client.get("/api/v1/collections/docs/entries").get_json()
+    assert "zanzibar" in [e["slug"] for e in now]
+
+
+def test_readyz_waits_for_the_index(sample_copy, tmp_path: Path) -> None:
+    app = make_app(sample_copy.path, tmp_path / "instance")
+    client = app.test_client()
+    wait_ready(client)
+    catalog = app.extensions["cms.index"]
+    catalog.close()
+    catalog.path.unlink()
+    response = client.get("/readyz")
+    assert response.status_code == 503 and response.headers["Retry-After"]
+    listed = client.get("/api/v1/collections/docs/entries")
+    assert listed.status_code == 503 and listed.get_json()["code"] == 503
+    # One entry is still served, from git.
+    assert client.get("/api/v1/collections/docs/entries/bienvenue").status_code == 200
+    catalog.rebuild()
+    assert client.get("/readyz").status_code == 200
+    close_app(app)
+
+
+def test_index_cli(sample_copy, tmp_path: Path) -> None:
+    env = {
+        **os.environ,
+        "CMS_REPO": str(sample_copy.path),
+        "CMS_INSTANCE": str(tmp_path / "instance"),
+    }
+    cms = [str(Path(sys.executable).with_name("cms"))]
+    status = subprocess.run([*cms, "index", "status"], env=env, capture_output=True, text=True)
+    assert status.returncode == 1 and "not built" in status.stdout
+    rebuilt = subprocess.run([*cms, "index", "rebuild"], env=env, capture_output=True, text=True)
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    assert "Indexing entries" in rebuilt.stderr and "indexed 13 entries" in rebuilt.stderr
+    status = subprocess.run(
+        [*cms, "index", "status", "--format", "json"], env=env, capture_output=True, text=True
+    )
+    state = json.loads(status.stdout)
+    assert status.returncode == 0 and state["state"] == "current"
+    assert state["commit"] == sample_copy.head and state["entries"] == 13
+    sample_copy.commit({"docs/x.md": "---\ntitle: X\n---\n"})
+    status = subprocess.run([*cms, "index", "status"], env=env, capture_output=True, text=True)
+    assert status.returncode == 1 and "behind" in status.stdout
