@@ -211,7 +211,7 @@ def test_include_matches_the_scan_in_a_constant_number_of_queries(tmp_path: Path
     index.db.set_trace_callback(None)
     assert [e.included for e in page.entries] == expected
     assert any(e.included["author"] for e in page.entries)
-    assert len([s for s in statements if "FROM vals v JOIN entries" in s]) == 1
+    assert len([s for s in statements if s.startswith("SELECT key, id FROM")]) == 1
     pages = snap.collection("pages")
     home = Query.parse({"include": ["authors"]}, pages)
     page, _ = catalog.page(snap, "pages", home, follow=False)

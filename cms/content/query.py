@@ -64,7 +64,7 @@ def parse_timestamp(text: str) -> float | None:
     return moment.timestamp() - offset
 
 
-def _kind(item: Field | None) -> str:
+def kind_of(item: Field | None) -> str:
     widget = item.widget if item is not None else None
     if isinstance(widget, NumberWidget):
         return "number"
@@ -255,7 +255,7 @@ class Query:
                     f"{dotted!r} holds objects: filter on one of its fields, or use exists"
                 )
                 continue
-            kind = _kind(item)
+            kind = kind_of(item)
             for value in values:
                 problem = _check_value(op, value, kind)
                 if problem:
@@ -276,7 +276,7 @@ class Query:
                 if item is not None and item.widget.children():
                     errors["sort"] = f"{name!r} holds objects: sort by one of its fields"
                 elif item is not None or name in PSEUDO_FIELDS:
-                    query = query.order_by(name, descending, _kind(item))
+                    query = query.order_by(name, descending, kind_of(item))
 
         fields = one("fields")
         if fields is not None:

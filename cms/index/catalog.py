@@ -246,6 +246,7 @@ class Catalog:
             _report(progress, "index", done, len(everything))
             db.execute("COMMIT")
             index.create_indexes()
+            db.execute("ANALYZE")  # statistics for the query planner
             _report(progress, "history", 0, 1)
             db.execute("BEGIN")
             index.set_changes(changes.result().items())

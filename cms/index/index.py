@@ -24,11 +24,11 @@ from typing import Any
 
 from cms.content.entry import Entry, EntryProblem
 from cms.content.parsed import Documents, Parsed
-from cms.content.query import Page, Query
+from cms.content.query import Page, Query, kind_of
 from cms.content.service import Snapshot
 from cms.errors import BadRequest
 from cms.index.rows import search_text, value_rows
-from cms.index.sql import page_sql
+from cms.index.sql import page_sql, sorted_sql, where_sql
 from cms.model import Collection
 from cms.storage.git import Change
 
@@ -62,6 +62,8 @@ CREATE TABLE IF NOT EXISTS vals (
     s TEXT,
     f TEXT,
     k TEXT,
+    o,
+    os TEXT,
     PRIMARY KEY (entry, field, pos)
 ) WITHOUT ROWID;
 CREATE VIRTUAL TABLE IF NOT EXISTS search USING fts5 (
@@ -73,10 +75,12 @@ INDEXES = """
 CREATE INDEX IF NOT EXISTS entries_slug ON entries (collection, slug);
 CREATE INDEX IF NOT EXISTS entries_path ON entries (path);
 CREATE INDEX IF NOT EXISTS entries_order ON entries (collection, visible, ord, slug);
-CREATE INDEX IF NOT EXISTS vals_s ON vals (field, s);
-CREATE INDEX IF NOT EXISTS vals_n ON vals (field, n) WHERE n IS NOT NULL;
-CREATE INDEX IF NOT EXISTS vals_ts ON vals (field, ts) WHERE ts IS NOT NULL;
+CREATE INDEX IF NOT EXISTS vals_s ON vals (field, s, t, k);
+CREATE INDEX IF NOT EXISTS vals_n ON vals (field, n, t) WHERE n IS NOT NULL;
+CREATE INDEX IF NOT EXISTS vals_ts ON vals (field, ts, t) WHERE ts IS NOT NULL;
 CREATE INDEX IF NOT EXISTS vals_k ON vals (field, k) WHERE k IS NOT NULL;
+CREATE INDEX IF NOT EXISTS vals_up ON vals (field, o, os) WHERE pos = 0;
+CREATE INDEX IF NOT EXISTS vals_down ON vals (field, o DESC, os) WHERE pos = 0;
 """
 
 ENTRY_COLUMNS = (
@@ -152,6 +156,7 @@ class Index:
     ) -> None:
         self.db = db
         self.documents = documents
+        self._kinds: dict[str, dict[str, str]] = {}
         # A copy in memory is one connection shared by threads: they take turns.
         self.lock: AbstractContextManager = lock or nullcontext()
 
@@ -234,12 +239,21 @@ class Index:
                     problems,
                 )
             )
-            for name, pos, *typed in value_rows(entry):
+            kinds = self._kinds.setdefault(collection.name, {})
+
+            def kind(path: str, kinds: dict = kinds, collection: Collection = collection) -> str:
+                found = kinds.get(path)
+                if found is None:
+                    found = kinds[path] = kind_of(collection.field_at(path))
+                return found
+
+            order = f"{item.ord:010d}\x00{item.slug}"
+            for name, pos, *typed in value_rows(entry, kind):
                 field_id = paths.get(name)
                 if field_id is None:
                     field_id = paths[name] = len(paths) + 1
                     new_paths.append((field_id, name))
-                vals.append((next_id, field_id, pos, *typed))
+                vals.append((next_id, field_id, pos, *typed, order if pos == 0 else None))
             texts.append((next_id, *search_text(entry, collection.identifier_field)))
             next_id += 1
             done += 1
@@ -256,7 +270,7 @@ class Index:
             "problems) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             entries,
         )
-        db.executemany("INSERT INTO vals VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", vals)
+        db.executemany("INSERT INTO vals VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", vals)
         db.executemany("INSERT INTO search (rowid, title, text, body) VALUES (?, ?, ?, ?)", texts)
         for pending in (entries, vals, texts, new_paths):
             pending.clear()
@@ -335,10 +349,33 @@ class Index:
         return row[0] if row else None
 
     def page_ids(self, collection: str, query: Query, text: str | None) -> tuple[list[int], int]:
-        match = match_query(text) if text is not None else None
-        page, page_params, count, count_params = page_sql(collection, query, match)
-        ids = [row[0] for row in self.db.execute(page, page_params)]
-        total = self.db.execute(count, count_params).fetchone()[0]
+        """The ids of a page of entries, and how many match in all."""
+        db = self.db
+        if text is not None or not query.sort:
+            match = match_query(text) if text is not None else None
+            page, page_params, count, count_params = page_sql(collection, query, match)
+            ids = [row[0] for row in db.execute(page, page_params)]
+            return ids, db.execute(count, count_params).fetchone()[0]
+        if query.conditions:
+            # The filters are evaluated once, into a temporary table the page then sorts.
+            db.execute("CREATE TEMP TABLE IF NOT EXISTS matched (id INTEGER PRIMARY KEY)")
+            db.execute("DELETE FROM temp.matched")
+            where, params = where_sql(collection, query.conditions)
+            total = db.execute(
+                f"INSERT INTO temp.matched SELECT e.id FROM entries e WHERE {where}", params
+            ).rowcount
+            plan = sorted_sql(collection, query, matched=True)
+        else:
+            plan = sorted_sql(collection, query)
+            total = db.execute(*plan.count).fetchone()[0]
+        ids = [row[0] for row in db.execute(*plan.present)]
+        if len(ids) < query.page_size:
+            # The page reaches the entries without a value to sort by: they come last.
+            present = db.execute(*plan.present_count).fetchone()[0]
+            start = (query.page - 1) * query.page_size
+            sql, params = plan.missing
+            rows = db.execute(sql, [*params, query.page_size - len(ids), max(0, start - present)])
+            ids.extend(row[0] for row in rows)
         return ids, total
 
     def related(self, collection: str, field: str, keys: list[str]) -> dict[str, int]:
@@ -348,12 +385,15 @@ class Index:
             return {}
         marks = ",".join("?" * len(keys))
         rows = self.db.execute(
-            "SELECT coalesce(v.k, v.s), e.id FROM vals v JOIN entries e ON e.id = v.entry "
-            "WHERE v.field = (SELECT id FROM paths WHERE name = ?) "
-            "AND e.collection = ? AND e.visible = 1 "
-            f"AND ((v.k IS NULL AND v.s IN ({marks})) OR v.k IN ({marks})) "
-            "ORDER BY e.ord, e.slug, v.pos",
-            [field, collection, *keys, *keys],
+            "SELECT key, id FROM ("
+            "SELECT v.s AS key, v.entry AS entry, v.pos AS pos FROM vals v "
+            f"WHERE v.field = (SELECT id FROM paths WHERE name = ?) AND v.s IN ({marks}) "
+            "AND v.k IS NULL UNION ALL "
+            "SELECT v.k, v.entry, v.pos FROM vals v "
+            f"WHERE v.field = (SELECT id FROM paths WHERE name = ?) AND v.k IN ({marks})"
+            ") JOIN entries e ON e.id = entry WHERE e.collection = ? AND e.visible = 1 "
+            "ORDER BY e.ord, e.slug, pos",
+            [field, *keys, field, *keys, collection],
         )
         found: dict[str, int] = {}
         for key, entry_id in rows:

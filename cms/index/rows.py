@@ -10,32 +10,51 @@ the forms the query semantics of ``cms.content.query`` compare:
 ``s``   ``str(value)`` (NULL for objects and lists: they are only tested with ``exists``)
 ``f``   a string's case- and accent-folded form (for ``contains`` and text order)
 ``k``   the relation key (trimmed, NFC) when it differs from ``s``
+``o``   on the first value only: the sort key, after the field's kind in the model (numbers
+        and dates as numbers, NULL when ``Query.run`` would put the entry last; for text,
+        numbers < ``fold + NUL + text`` < other values, the order ``comparable`` gives)
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from cms.content.entry import Entry
 from cms.content.query import PSEUDO_FIELDS, fold, parse_timestamp
 from cms.content.service import relation_key
 
-Row = tuple[str, int, int, Any, float | None, str | None, str | None, str | None]
+Row = tuple[str, int, int, Any, float | None, str | None, str | None, str | None, Any]
 
 
-def value_rows(entry: Entry) -> Iterator[Row]:
-    """(path, pos, t, n, ts, s, f, k) for every value of the entry, pseudo fields included."""
+def value_rows(entry: Entry, kind: Callable[[str], str]) -> Iterator[Row]:
+    """(path, pos, t, n, ts, s, f, k, o) for every value of the entry, pseudo fields included;
+    ``kind`` gives the model's kind of a path (``cms.content.query.kind_of``)."""
     counts: dict[str, int] = {}
     for path, value in _pairs(entry.fields):
         if path in PSEUDO_FIELDS:
             continue  # `slug` and `path` name the entry's own slug and path
         pos = counts.get(path, 0)
         counts[path] = pos + 1
-        yield (path, pos, *typed(value))
-    yield ("slug", 0, *typed(entry.slug))
-    yield ("path", 0, *typed(entry.path))
+        row = typed(value)
+        yield (path, pos, *row, sort_key(row, kind(path)) if pos == 0 else None)
+    for path, value in (("slug", entry.slug), ("path", entry.path)):
+        row = typed(value)
+        yield (path, 0, *row, sort_key(row, "text"))
+
+
+def sort_key(row: tuple, kind: str) -> Any:
+    t, n, ts, s, f, _ = row
+    if kind == "number":
+        return n
+    if kind == "datetime":
+        return n if t in (0, 1) else ts
+    if t in (0, 1):
+        return n
+    if t == 2:
+        return f"{f}\x00{s}"
+    return s.encode() if s is not None else None
 
 
 def typed(value: Any) -> tuple[int, Any, float | None, str | None, str | None, str | None]:

@@ -7,6 +7,7 @@ from the typed columns ``rows.typed`` stores (see cms/index/rows.py for what the
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from cms.content.query import Condition, Query, SortKey, fold, parse_timestamp
@@ -21,77 +22,100 @@ def _float(text: str) -> float | None:
         return None
 
 
-def _equal(kind: str, wanted: str, params: list[Any], strings: bool = True) -> str:
-    """A predicate on a ``vals`` row ``v``: the value equals ``wanted`` (``Condition._equal``).
+Part = tuple[str, list[Any]]  # a predicate on a `vals` row `v`, and its parameters
 
-    With ``strings`` False, string values are left out (``contains`` tests them itself)."""
-    parts = []
+
+def _equal(kind: str, wanted: str, strings: bool = True) -> list[Part]:
+    """Rows whose value equals ``wanted`` (``Condition._equal``), as predicates that each can
+    use an index. With ``strings`` False, string values are left out (``contains`` tests
+    them itself)."""
+    parts: list[Part] = []
     if wanted in ("true", "false"):
-        parts.append("(v.t = 0 AND v.n = ?)")
-        params.append(1 if wanted == "true" else 0)
+        parts.append(("v.n = ? AND v.t = 0", [1 if wanted == "true" else 0]))
     number = _float(wanted)
     if kind == "number":
         if number is not None:
-            parts.append("(v.t = 1 AND v.n = ?)" if not strings else "(v.t IN (1, 2) AND v.n = ?)")
-            params.append(number)
-        return " OR ".join(parts) or "0"
+            parts.append(
+                ("v.n = ? AND v.t = 1" if not strings else "v.n = ? AND v.t IN (1, 2)", [number])
+            )
+        return parts
     if number is not None:
-        parts.append("(v.t = 1 AND v.n = ?)")
-        params.append(number)
+        parts.append(("v.n = ? AND v.t = 1", [number]))
     if strings:
         moment = parse_timestamp(wanted) if kind == "datetime" else None
         if moment is not None:
-            parts.append("(v.t = 2 AND v.ts IS NOT NULL AND v.ts = ?)")
-            parts.append("(v.t = 2 AND v.ts IS NULL AND v.s = ?)")
-            params.extend([moment, wanted])
+            parts.append(("v.ts = ? AND v.t = 2", [moment]))
+            parts.append(("v.s = ? AND v.t = 2 AND v.ts IS NULL", [wanted]))
         else:
-            parts.append("(v.t = 2 AND v.s = ?)")
-            params.append(wanted)
-    parts.append("(v.t = 3 AND v.s = ?)")
-    params.append(wanted)
-    return " OR ".join(parts)
+            parts.append(("v.s = ? AND v.t = 2", [wanted]))
+    parts.append(("v.s = ? AND v.t = 3", [wanted]))
+    return parts
 
 
-def _range(condition: Condition, params: list[Any]) -> str:
+def _range(condition: Condition) -> list[Part]:
     op = {"lt": "<", "lte": "<=", "gt": ">", "gte": ">="}[condition.op]
     wanted = condition.value
     if condition.kind == "number":
-        params.append(float(wanted))
-        return f"v.n {op} ?"
+        return [(f"v.n {op} ?", [float(wanted)])]
     if condition.kind == "datetime":
         moment = parse_timestamp(wanted)
-        params.extend([moment, moment])
-        return f"(v.t IN (0, 1) AND v.n {op} ?) OR (v.t = 2 AND v.ts {op} ?)"
-    params.extend([fold(wanted), wanted])
-    return f"v.t = 2 AND (v.f, v.s) {op} (?, ?)"
+        return [(f"v.n {op} ? AND v.t IN (0, 1)", [moment]), (f"v.ts {op} ? AND v.t = 2", [moment])]
+    return [(f"v.t = 2 AND (v.f, v.s) {op} (?, ?)", [fold(wanted), wanted])]
 
 
-def condition_sql(condition: Condition, params: list[Any]) -> str:
-    """``e.id [NOT] IN (the entries with a matching value)``."""
-    params.append(condition.field)
+def condition_sql(condition: Condition, params: list[Any], drives: bool = True) -> str:
+    """A test on ``e``: ``e.id [NOT] IN (matching entries)`` for the condition that drives the
+    query (its index gives the candidates), ``[NOT] EXISTS (a matching value of e)`` for the
+    others (looked up by entry, for the candidates only)."""
     if condition.op == "exists":
-        negate = "" if condition.value == "true" else "NOT "
-        return f"e.id {negate}IN (SELECT v.entry FROM vals v WHERE v.field = {FIELD})"
-    if condition.op in ("eq", "ne"):
-        predicate = _equal(condition.kind, condition.value, params)
-    elif condition.op == "in":
-        predicate = " OR ".join(
-            f"({_equal(condition.kind, option, params)})" for option in condition.value.split(",")
-        )
-    elif condition.op == "contains":
-        params.append(fold(condition.value))
-        others = _equal(condition.kind, condition.value, params, strings=False)
-        predicate = f"(v.t = 2 AND instr(v.f, ?) > 0) OR ({others})"
+        parts: list[Part] = [("1", [])]
+        negate = condition.value != "true"
     else:
-        predicate = _range(condition, params)
-    negate = "NOT " if condition.op == "ne" else ""
-    return f"e.id {negate}IN (SELECT v.entry FROM vals v WHERE v.field = {FIELD} AND ({predicate}))"
+        negate = condition.op == "ne"
+        if condition.op in ("eq", "ne"):
+            parts = _equal(condition.kind, condition.value)
+        elif condition.op == "in":
+            parts = [
+                p for option in condition.value.split(",") for p in _equal(condition.kind, option)
+            ]
+        elif condition.op == "contains":
+            parts = [("v.t = 2 AND instr(v.f, ?) > 0", [fold(condition.value)])]
+            parts += _equal(condition.kind, condition.value, strings=False)
+        else:
+            parts = _range(condition)
+    if not parts:
+        return "1" if negate else "0"
+    no = "NOT " if negate else ""
+    if drives:
+        selects = []
+        for predicate, values in parts:
+            selects.append(f"SELECT v.entry FROM vals v WHERE v.field = {FIELD} AND {predicate}")
+            params.extend([condition.field, *values])
+        return f"e.id {no}IN ({' UNION ALL '.join(selects)})"
+    predicates = " OR ".join(f"({predicate})" for predicate, _ in parts)
+    params.append(condition.field)
+    for _, values in parts:
+        params.extend(values)
+    return (
+        f"{no}EXISTS (SELECT 1 FROM vals v WHERE v.entry = e.id AND v.field = {FIELD} "
+        f"AND ({predicates}))"
+    )
+
+
+def where_sql(collection: str, conditions: tuple[Condition, ...]) -> tuple[str, list[Any]]:
+    """The WHERE clause of a list: the collection, visible entries, and every condition. An
+    equality (or `in`) drives, being the most selective as a rule; the others are tests."""
+    where = ["e.collection = ?", "e.visible = 1"]
+    params: list[Any] = [collection]
+    ranked = sorted(conditions, key=lambda c: c.op not in ("eq", "in"))
+    for position, condition in enumerate(ranked):
+        where.append(condition_sql(condition, params, drives=position == 0))
+    return " AND ".join(where), params
 
 
 def sort_sql(index: int, key: SortKey, joins: list[str], params: list[Any]) -> list[str]:
-    """ORDER BY terms for one sort key, from the entry's first value (``pos`` 0): entries with
-    no value (or, for numbers and dates, one that is not a number or a date) come last in
-    either direction; then numbers and booleans, strings (accent-folded, then exact), others."""
+    """ORDER BY terms for one sort key, from the sort key of the entry's first value (see
+    rows.py): entries without one come last in either direction."""
     alias = f"s{index}"
     joins.append(
         f"LEFT JOIN vals {alias} ON {alias}.entry = e.id AND {alias}.field = {FIELD} "
@@ -99,19 +123,7 @@ def sort_sql(index: int, key: SortKey, joins: list[str], params: list[Any]) -> l
     )
     params.append(key.field)
     way = "DESC" if key.descending else "ASC"
-    v = alias
-    if key.kind == "number":
-        return [f"{v}.n IS NULL", f"{v}.n {way}"]
-    if key.kind == "datetime":
-        moment = f"(CASE WHEN {v}.t IN (0, 1) THEN {v}.n WHEN {v}.t = 2 THEN {v}.ts END)"
-        return [f"{moment} IS NULL", f"{moment} {way}"]
-    return [
-        f"{v}.entry IS NULL",
-        f"(CASE WHEN {v}.t IN (0, 1) THEN 0 WHEN {v}.t = 2 THEN 1 ELSE 2 END) {way}",
-        f"(CASE WHEN {v}.t IN (0, 1) THEN {v}.n END) {way}",
-        f"{v}.f {way}",
-        f"(CASE WHEN {v}.t >= 2 THEN {v}.s END) {way}",
-    ]
+    return [f"{alias}.o IS NULL", f"{alias}.o {way}"]
 
 
 def page_sql(collection: str, query: Query, match: str | None) -> tuple[str, list, str, list]:
@@ -119,10 +131,7 @@ def page_sql(collection: str, query: Query, match: str | None) -> tuple[str, lis
     FTS5 query: only matching entries, ranked best first unless ``sort`` says otherwise."""
     joins: list[str] = []
     join_params: list[Any] = []
-    where = ["e.collection = ?", "e.visible = 1"]
-    where_params: list[Any] = [collection]
-    for condition in query.conditions:
-        where.append(condition_sql(condition, where_params))
+    where_clause, where_params = where_sql(collection, query.conditions)
     order: list[str] = []
     if match is not None:
         joins.append(
@@ -135,9 +144,8 @@ def page_sql(collection: str, query: Query, match: str | None) -> tuple[str, lis
     if match is not None and not query.sort:
         order.append("m.rank")
     order.extend(["e.ord", "e.slug"])
-    where_sql = " AND ".join(where)
     page = (
-        f"SELECT e.id FROM entries e {' '.join(joins)} WHERE {where_sql} "
+        f"SELECT e.id FROM entries e {' '.join(joins)} WHERE {where_clause} "
         f"ORDER BY {', '.join(order)} LIMIT ? OFFSET ?"
     )
     page_params = [
@@ -147,6 +155,62 @@ def page_sql(collection: str, query: Query, match: str | None) -> tuple[str, lis
         (query.page - 1) * query.page_size,
     ]
     count_join = joins[0] if match is not None else ""
-    count = f"SELECT count(*) FROM entries e {count_join} WHERE {where_sql}"
+    count = f"SELECT count(*) FROM entries e {count_join} WHERE {where_clause}"
     count_params = [*(join_params[:1] if match is not None else []), *where_params]
     return page, page_params, count, count_params
+
+
+@dataclass(frozen=True)
+class SortedPlan:
+    """A sorted page in parts: the entries that have a value for the first sort key, walked
+    in the order of the (field, o, os) index, then those that have none."""
+
+    count: tuple[str, list[Any]]
+    present: tuple[str, list[Any]]
+    present_count: tuple[str, list[Any]]
+    missing: tuple[str, list[Any]]  # LIMIT ? OFFSET ? to add
+
+
+def sorted_sql(collection: str, query: Query, matched: bool = False) -> SortedPlan:
+    """With ``matched``, the filtered entries' ids are in the temporary table ``matched``."""
+    first, *others = query.sort
+    if matched:
+        where_clause, where_params = "e.id IN temp.matched", []
+    else:
+        where_clause, where_params = where_sql(collection, query.conditions)
+    joins: list[str] = []
+    join_params: list[Any] = []
+    order: list[str] = []
+    for index, key in enumerate(others, start=1):
+        order.extend(sort_sql(index, key, joins, join_params))
+    # Without filters, walking the sort index is quickest; with them, the planner chooses.
+    way = "DESC" if first.descending else "ASC"
+    hint = f"INDEXED BY {'vals_down' if first.descending else 'vals_up'}"
+    head = (
+        f"FROM vals s0 {hint if not query.conditions else ''} "
+        "JOIN entries e ON e.id = s0.entry "
+        f"{' '.join(joins)} WHERE s0.field = {FIELD} AND s0.pos = 0 AND s0.o IS NOT NULL "
+        f"AND {where_clause}"
+    )
+    present = (
+        f"SELECT e.id {head} ORDER BY {', '.join([f's0.o {way}', *order, 's0.os'])} "
+        "LIMIT ? OFFSET ?"
+    )
+    start = (query.page - 1) * query.page_size
+    present_params = [*join_params, first.field, *where_params, query.page_size, start]
+    present_count = (
+        "SELECT count(*) FROM vals s0 JOIN entries e ON e.id = s0.entry "
+        f"WHERE s0.field = {FIELD} AND s0.pos = 0 AND s0.o IS NOT NULL AND {where_clause}"
+    )
+    missing = (
+        f"SELECT e.id FROM entries e LEFT JOIN vals s0 ON s0.entry = e.id "
+        f"AND s0.field = {FIELD} AND s0.pos = 0 {' '.join(joins)} "
+        f"WHERE s0.o IS NULL AND {where_clause} "
+        f"ORDER BY {', '.join([*order, 'e.ord', 'e.slug'])} LIMIT ? OFFSET ?"
+    )
+    return SortedPlan(
+        count=(f"SELECT count(*) FROM entries e WHERE {where_clause}", where_params),
+        present=(present, present_params),
+        present_count=(present_count, [first.field, *where_params]),
+        missing=(missing, [first.field, *join_params, *where_params]),
+    )
