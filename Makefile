@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
 
-.PHONY: run test lint format openapi validate browser clean bench
+.PHONY: run test lint format openapi validate browser clean bench bench-index
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,14 @@ validate: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/read_bench.py
+
+## The index benchmark on a generated site (ENTRIES=10000 COMMITS=5000 by default).
+ENTRIES ?= 10000
+COMMITS ?= 5000
+SITE = bench/out/site-$(ENTRIES)-$(COMMITS)
+bench-index: $(STAMP)
+	test -d $(SITE) || $(BIN)/python bench/generate.py --entries $(ENTRIES) --commits $(COMMITS) --out $(SITE)
+	$(BIN)/python bench/index_bench.py --repo $(SITE)
 
 clean:
 	rm -rf $(VENV) instance build *.egg-info .pytest_cache .ruff_cache .hypothesis

@@ -11,6 +11,7 @@ edits one, so that the history has the asked number of commits. Written with
 from __future__ import annotations
 
 import argparse
+import itertools
 import random
 import shutil
 import subprocess
@@ -157,8 +158,30 @@ LAST = [
 RUBRIQUES = ["actualité", "portrait", "dossier", "événement", "tribune"]
 
 
+SYLLABLES = ["ré", "pé", "con", "tra", "mé", "lo", "gi", "sa", "tion", "ment", "é", "vi", "nu"]
+SYLLABLES += ["ca", "ter", "ble", "çon", "gè", "dé", "par", "in", "ex", "ul", "ô", "fé", "ri"]
+
+
+def vocabulary(size: int = 8_000) -> list[str]:
+    """WORDS, then made-up French-looking words: a vocabulary whose words are drawn with
+    Zipf's law, as in real text (a few words everywhere, most words in a few entries)."""
+    rng = random.Random(0)
+    words = list(WORDS)
+    seen = set(words)
+    while len(words) < size:
+        word = "".join(rng.choice(SYLLABLES) for _ in range(rng.randint(2, 4)))
+        if word not in seen:
+            seen.add(word)
+            words.append(word)
+    return words
+
+
+VOCABULARY = vocabulary()
+ZIPF = list(itertools.accumulate(1 / rank for rank in range(1, len(VOCABULARY) + 1)))
+
+
 def sentence(rng: random.Random, low: int = 6, high: int = 14) -> str:
-    words = [rng.choice(WORDS) for _ in range(rng.randint(low, high))]
+    words = rng.choices(VOCABULARY, cum_weights=ZIPF, k=rng.randint(low, high))
     return words[0].capitalize() + " " + " ".join(words[1:]) + "."
 
 

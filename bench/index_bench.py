@@ -34,7 +34,7 @@ from urllib.parse import quote
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.generate import WORDS, author_name
+from bench.generate import VOCABULARY, author_name
 from bench.server import Server
 
 RUBRIQUES = ["actualité", "portrait", "dossier", "événement", "tribune"]
@@ -157,6 +157,11 @@ def main() -> None:
             print(f"cold build (start to /readyz 200): {build:.1f} s")
 
             n = args.requests
+
+            def word() -> str:
+                """A word of the text's vocabulary, each as likely (common and rare alike)."""
+                return rng.choice(VOCABULARY)
+
             scenarios = {
                 "one entry": [
                     f"/api/v1/collections/articles/entries/{rng.choice(slugs)}" for _ in range(n)
@@ -179,9 +184,9 @@ def main() -> None:
                     f"&page={rng.randrange(1, 200)}&page_size=20&_={i}"
                     for i in range(n)
                 ],
-                "search": [
-                    f"/api/v1/search?q={rng.choice(WORDS)}+{rng.choice(WORDS)[:5]}&_={i}"
-                    for i in range(n)
+                "search, one word": [f"/api/v1/search?q={word()}&_={i}" for i in range(n)],
+                "search, a word and a prefix": [
+                    f"/api/v1/search?q={word()}+{word()[:5]}&_={i}" for i in range(n)
                 ],
             }
             print(f"{n} requests each, every one a different URL; concurrency {args.concurrency}")

@@ -233,7 +233,7 @@ def dump_index(index: Index, history: bool = True) -> dict:
     for row in db.execute(
         "SELECT e.id, e.collection, e.slug, e.path, e.blob, e.format, e.ord, e.visible, "
         "e.problems, e.change_commit, s.title, s.text, s.body FROM entries e "
-        "JOIN search s ON s.rowid = e.id"
+        "LEFT JOIN search s ON s.rowid = e.id"
     ):
         entry_id, *rest = row
         if not history:

@@ -67,8 +67,10 @@ CREATE TABLE IF NOT EXISTS vals (
     PRIMARY KEY (entry, field, pos)
 ) WITHOUT ROWID;
 CREATE VIRTUAL TABLE IF NOT EXISTS search USING fts5 (
-    title, text, body, tokenize = "unicode61 remove_diacritics 2", prefix = '2 3'
+    collection UNINDEXED, title, text, body,
+    tokenize = "unicode61 remove_diacritics 2", prefix = '2 3'
 );
+INSERT INTO search (search, rank) VALUES ('rank', 'bm25(0.0, 10.0, 2.0, 1.0)');
 """
 
 INDEXES = """
@@ -175,7 +177,9 @@ class Index:
             return {}
 
     def commit(self) -> str | None:
-        return self.meta().get("commit") if self.meta().get("version") == VERSION else None
+        """The commit the index reflects (None if it is of another version of this code)."""
+        meta = self.meta()
+        return meta.get("commit") if meta.get("version") == VERSION else None
 
     def set_meta(self, **values: str) -> None:
         self.db.executemany(
@@ -254,7 +258,10 @@ class Index:
                     field_id = paths[name] = len(paths) + 1
                     new_paths.append((field_id, name))
                 vals.append((next_id, field_id, pos, *typed, order if pos == 0 else None))
-            texts.append((next_id, *search_text(entry, collection.identifier_field)))
+            if visible:  # an entry the collection's filter hides is never found
+                texts.append(
+                    (next_id, collection.name, *search_text(entry, collection.identifier_field))
+                )
             next_id += 1
             done += 1
             if len(vals) > 20_000:
@@ -271,7 +278,10 @@ class Index:
             entries,
         )
         db.executemany("INSERT INTO vals VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", vals)
-        db.executemany("INSERT INTO search (rowid, title, text, body) VALUES (?, ?, ?, ?)", texts)
+        db.executemany(
+            "INSERT INTO search (rowid, collection, title, text, body) VALUES (?, ?, ?, ?, ?)",
+            texts,
+        )
         for pending in (entries, vals, texts, new_paths):
             pending.clear()
 
@@ -406,17 +416,14 @@ class Index:
         """(entry id, score, snippet) of the best matches, and how many match."""
         match = match_query(text)
         marks = ",".join("?" * len(collections))
-        where = f"search MATCH ? AND e.visible = 1 AND e.collection IN ({marks})"
+        where = f"search MATCH ? AND collection IN ({marks})"
         rows = self.db.execute(
-            "SELECT e.id, bm25(search, 10.0, 2.0, 1.0) AS rank, "
-            f"snippet(search, -1, '{MARK_START}', '{MARK_END}', '…', 16) "
-            f"FROM search JOIN entries e ON e.id = search.rowid WHERE {where} "
-            "ORDER BY rank, e.collection, e.slug LIMIT ? OFFSET ?",
+            f"SELECT rowid, rank, snippet(search, -1, '{MARK_START}', '{MARK_END}', '…', 16) "
+            f"FROM search WHERE {where} ORDER BY rank LIMIT ? OFFSET ?",
             [match, *collections, page_size, (page - 1) * page_size],
         ).fetchall()
         total = self.db.execute(
-            f"SELECT count(*) FROM search JOIN entries e ON e.id = search.rowid WHERE {where}",
-            [match, *collections],
+            f"SELECT count(*) FROM search WHERE {where}", [match, *collections]
         ).fetchone()[0]
         return [(i, -rank, highlight(snippet)) for i, rank, snippet in rows], total
 

@@ -135,10 +135,10 @@ def page_sql(collection: str, query: Query, match: str | None) -> tuple[str, lis
     order: list[str] = []
     if match is not None:
         joins.append(
-            "JOIN (SELECT rowid AS id, bm25(search, 10.0, 2.0, 1.0) AS rank FROM search "
-            "WHERE search MATCH ?) m ON m.id = e.id"
+            "JOIN (SELECT rowid AS id, rank FROM search WHERE search MATCH ? "
+            "AND collection = ?) m ON m.id = e.id"
         )
-        join_params.append(match)
+        join_params.extend([match, collection])
     for index, key in enumerate(query.sort):
         order.extend(sort_sql(index, key, joins, join_params))
     if match is not None and not query.sort:
@@ -156,7 +156,7 @@ def page_sql(collection: str, query: Query, match: str | None) -> tuple[str, lis
     ]
     count_join = joins[0] if match is not None else ""
     count = f"SELECT count(*) FROM entries e {count_join} WHERE {where_clause}"
-    count_params = [*(join_params[:1] if match is not None else []), *where_params]
+    count_params = [*(join_params[:2] if match is not None else []), *where_params]
     return page, page_params, count, count_params
 
 
