@@ -143,7 +143,7 @@ class EntryPatchSchema(Schema):
 class SearchHitSchema(Schema):
     collection = fields.String(metadata={"example": "pages"})
     slug = fields.String(metadata={"example": "accueil"})
-    path = fields.String(metadata={"example": "content/pages/accueil.md"})
+    path = fields.String(metadata={"example": "pages/accueil.md"})
     title = fields.String(
         metadata={"description": "The entry's identifier field (`title`), else its slug."}
     )
