@@ -107,7 +107,9 @@ def document_errors(view):
     return view
 
 
-def pagination_headers(page: Page) -> dict[str, str]:
+def pagination_headers(page: Page, pin: dict[str, str] | None = None) -> dict[str, str]:
+    """X-Pagination and Link; ``pin`` sets arguments in the links (``ref`` at a commit, so
+    that every page is read at the same one)."""
     meta = {
         "total": page.total,
         "total_pages": page.total_pages,
@@ -128,6 +130,7 @@ def pagination_headers(page: Page) -> dict[str, str]:
         pages["next"] = meta["next_page"]
     for rel, number in pages.items():
         args = request.args.copy()
+        args.update(pin or {})
         args["page"] = str(number)
         links.append(f'<{base}?{urlencode(list(args.items(multi=True)))}>; rel="{rel}"')
     return {"X-Pagination": json.dumps(meta), "Link": ", ".join(links)}

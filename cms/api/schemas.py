@@ -157,3 +157,66 @@ class SearchHitSchema(Schema):
     score = fields.Float(metadata={"description": "Relevance (BM25), higher is better."})
     version = fields.String(metadata={"description": "The blob sha of the entry's file.", **SHA})
     commit = fields.String(metadata={"description": "The commit searched.", **SHA})
+
+
+class VersionSchema(Schema):
+    commit = fields.String(metadata={"description": "The commit that made this version.", **SHA})
+    date = fields.String(metadata={"example": "2018-01-16T10:00:00+01:00"})
+    author = fields.String(metadata={"example": "Ada Lovelace"})
+    email = fields.String(metadata={"example": "ada@example.org"})
+    message = fields.String(metadata={"example": "Update Pages “accueil”"})
+    change = fields.String(metadata={"enum": ["added", "modified", "renamed", "deleted"]})
+    version = fields.String(
+        allow_none=True, metadata={"description": "The file's blob sha then (null: deleted)."}
+    )
+    path = fields.String(metadata={"example": "pages/accueil.md"})
+    previous_path = fields.String(
+        allow_none=True, metadata={"description": "For a rename, the path before."}
+    )
+
+
+class FieldChangeSchema(Schema):
+    path = fields.String(metadata={"example": "hero.btn.url"})
+    change = fields.String(metadata={"enum": ["added", "removed", "changed"]})
+    old = fields.Raw(metadata={"description": "The value before (not for `added`)."})
+    new = fields.Raw(metadata={"description": "The value after (not for `removed`)."})
+
+
+class SideSchema(Schema):
+    ref = fields.String(metadata={"example": "main"})
+    commit = fields.String(metadata=SHA)
+    version = fields.String(allow_none=True, metadata={"description": "null: no such entry."})
+    path = fields.String(allow_none=True)
+
+
+class DiffSchema(Schema):
+    collection = fields.String(metadata={"example": "pages"})
+    slug = fields.String(metadata={"example": "accueil"})
+    from_ = fields.Nested(SideSchema, data_key="from")
+    to = fields.Nested(SideSchema)
+    fields_ = fields.List(fields.Nested(FieldChangeSchema), data_key="fields")
+    body = fields.String(
+        metadata={"description": "The body's changes as a unified diff (empty if none)."}
+    )
+
+
+class SyncItemSchema(Schema):
+    change = fields.String(metadata={"enum": ["added", "modified", "renamed", "deleted"]})
+    collection = fields.String(metadata={"example": "actualites"})
+    slug = fields.String(metadata={"example": "2018-01-16-deuxieme-promotion"})
+    path = fields.String()
+    version = fields.String(allow_none=True)
+    previous = fields.Dict(
+        metadata={"description": "For modified, renamed and deleted: slug, path, version before."}
+    )
+    entry = fields.Nested(
+        EntrySchema, allow_none=True, metadata={"description": "The entry now (null: deleted)."}
+    )
+
+
+class SyncSchema(Schema):
+    since = fields.String(allow_none=True, metadata=SHA)
+    next = fields.String(
+        metadata={"description": "The commit read: pass it as `since` next time.", **SHA}
+    )
+    items = fields.List(fields.Nested(SyncItemSchema))

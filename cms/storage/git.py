@@ -104,6 +104,20 @@ class FileChange:
     path: str
     status: str
     blob: str | None  # the new blob; None when deleted
+    previous: str | None = None  # a renamed file's old path
+    old_blob: str | None = None
+
+
+@dataclass(frozen=True)
+class FileVersion:
+    """One commit of a file's history: the file's path and blob after that commit."""
+
+    change: Change
+    message: str
+    path: str
+    blob: str | None  # None: the commit deleted it
+    status: str  # A, M, D, R (renamed), T
+    previous: str | None = None  # the path before, for a rename
 
 
 @dataclass(frozen=True)
@@ -158,6 +172,7 @@ class GitStore:
         self._published: LRU[tuple[str, str], bool] = LRU(4096)
         self._paths: LRU[tuple[str, str], TreeEntry | bool] = LRU(65536)
         self._listed: LRU[tuple[str, str, int], tuple[TreeEntry, ...]] = LRU(1024)
+        self._histories: LRU[tuple[str, str], list[FileVersion]] = LRU(1024)
 
     # -- the per-thread Repo ------------------------------------------------------------------
 
@@ -423,20 +438,28 @@ class GitStore:
         )
         return result.returncode == 0
 
-    def diff(self, old: str, new: str) -> list[FileChange]:
-        """The files that differ between two commits, renames as a deletion and an addition."""
-        output = self._run("diff-tree", "-r", "-z", "--no-renames", old, new)
-        fields = output.split(b"\0")
+    def diff(self, old: str, new: str, renames: bool = False) -> list[FileChange]:
+        """The files that differ between two commits. Without ``renames``, a rename is a
+        deletion and an addition; with it, one change (status R) naming both paths."""
+        output = self._run("diff-tree", "-r", "-z", "-M" if renames else "--no-renames", old, new)
+        fields = [f.decode("utf-8", "surrogateescape") for f in output.split(b"\0")]
         changes = []
-        for header, raw_path in zip(fields[0::2], fields[1::2], strict=False):
-            old_mode, new_mode, _, new_sha, status = header.decode().lstrip(":").split(" ")
+        position = 0
+        while position + 1 < len(fields):
+            old_mode, new_mode, old_sha, new_sha, status = fields[position].lstrip(":").split(" ")
+            moved = status[0] in "RC"
+            path = fields[position + 2] if moved else fields[position + 1]
+            previous = fields[position + 1] if moved else None
+            position += 3 if moved else 2
             if "160000" in (old_mode, new_mode):
                 continue  # a submodule holds no content of this repository
             changes.append(
                 FileChange(
-                    raw_path.decode("utf-8", "surrogateescape"),
+                    path,
                     status[0],
                     None if set(new_sha) == {"0"} else new_sha,
+                    previous,
+                    None if set(old_sha) == {"0"} else old_sha,
                 )
             )
         return changes
@@ -488,6 +511,61 @@ class GitStore:
             if process.poll() is None:
                 process.kill()
             process.wait()
+
+    def file_history(self, commit: str, path: str) -> list[FileVersion]:
+        """The commits that changed a file, newest first, following renames as
+        ``git log --follow`` does (cached: history below a commit never changes)."""
+        key = (commit, path)
+        cached = self._histories.get(key)
+        if cached is not None:
+            return cached
+        if not FULL_SHA.fullmatch(commit):
+            raise ValueError(f"not a full commit sha: {commit!r}")
+        output = self._run(
+            "--literal-pathspecs",
+            "-c",
+            "core.quotepath=off",
+            "log",
+            "--follow",
+            "-M",
+            "--raw",
+            "--no-abbrev",
+            "-z",
+            "--format=%x01%H%x00%aI%x00%an%x00%ae%x00%s%x00",
+            commit,
+            "--",
+            path,
+        )
+        records = [r.decode("utf-8", "surrogateescape") for r in output.split(b"\0")]
+        versions: list[FileVersion] = []
+        position = 0
+        while position < len(records):
+            record = records[position].lstrip("\n")
+            if record.startswith("\x01"):
+                sha = record[1:]
+                date, author, email, message = records[position + 1 : position + 5]
+                change = Change(sha, date, author, email)
+                position += 5
+                continue
+            if record.startswith(":"):
+                _, _, _, new_sha, status = record[1:].split(" ")
+                renamed = status[0] in "RC"
+                old_path = records[position + 1]
+                new_path = records[position + 2] if renamed else old_path
+                versions.append(
+                    FileVersion(
+                        change,
+                        message,
+                        new_path,
+                        None if set(new_sha) == {"0"} else new_sha,
+                        status[0],
+                        old_path if renamed else None,
+                    )
+                )
+                position += 3 if renamed else 2
+                continue
+            position += 1
+        return self._histories.put(key, versions)
 
     def read_blobs(self, shas: Iterable[str]) -> Iterator[tuple[str, bytes]]:
         """(sha, content) of many blobs, streamed by one ``git cat-file --batch``."""

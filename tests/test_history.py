@@ -1,0 +1,170 @@
+"""History, diff and sync over HTTP, checked against git itself on repositories with renames,
+deletions and merges."""
+
+from __future__ import annotations
+
+import json
+
+from tests.conftest import Site, make_app
+
+CONFIG = """\
+backend: {name: git-gateway, branch: main}
+media_folder: static/img
+collections:
+  - name: posts
+    label: Posts
+    folder: posts
+    create: true
+    delete: true
+    fields:
+      - {name: title, widget: string}
+      - name: hero
+        widget: object
+        required: false
+        fields:
+          - {name: title, widget: string}
+          - name: btn
+            widget: object
+            fields: [{name: label, widget: string}, {name: url, widget: string}]
+      - {name: tags, widget: list, required: false}
+      - {name: body, widget: markdown}
+"""
+
+
+def post(title: str, url: str = "/a", body: str = "Un texte.\n", tags: str = "[un]") -> str:
+    return (
+        f"---\ntitle: {title}\nhero:\n  title: Héros\n  btn:\n    label: Aller\n    url: {url}\n"
+        f"tags: {tags}\n---\n{body}"
+    )
+
+
+def history_site(make_site) -> Site:
+    site = make_site({"admin/config.yml": CONFIG, "posts/un.md": post("Un")}, name="hist")
+    site.commit({"posts/deux.md": post("Deux")}, "Add deux")
+    site.commit({"posts/un.md": post("Un, encore", url="/b")}, "Edit un")
+    site.repo.git.mv("posts/un.md", "posts/premier.md")
+    site.commit({}, "Rename un to premier")
+    site.commit({"posts/premier.md": post("Premier", body="Un texte.\nEt plus.\n")}, "Edit")
+    site.commit({"posts/deux.md": None}, "Delete deux")
+    # A merge: a side branch edits one post while main adds another.
+    base = site.head
+    site.repo.git.checkout("-q", "-b", "side")
+    site.commit({"posts/premier.md": post("Premier", url="/c", body="Un texte.\nEt plus.\n")})
+    site.repo.git.checkout("-q", "main")
+    site.commit({"posts/trois.md": post("Trois")}, "Add trois")
+    site.repo.git.merge("-q", "--no-ff", "-m", "Merge side", "side")
+    assert site.repo.git.merge_base(base, site.head) == base
+    return site
+
+
+def git_follow(site: Site, path: str) -> list[tuple[str, str, str]]:
+    """(commit, status, path) of ``git log --follow --name-status``, as git prints them."""
+    output = site.repo.git.log(
+        "--follow", "-M", "--name-status", "--format=%x01%H", "main", "--", path
+    )
+    found = []
+    for block in output.split("\x01")[1:]:
+        sha, *lines = [line for line in block.splitlines() if line]
+        for line in lines:
+            status, *paths = line.split("\t")
+            found.append((sha, status[0], paths[-1]))
+    return found
+
+
+def test_history_equals_git_log_follow(make_site, tmp_path) -> None:
+    site = history_site(make_site)
+    client = make_app(site.path, tmp_path / "instance").test_client()
+    response = client.get("/api/v1/collections/posts/entries/premier/history")
+    assert response.status_code == 200
+    versions = response.get_json()
+    expected = git_follow(site, "posts/premier.md")
+    status = {"added": "A", "modified": "M", "renamed": "R", "deleted": "D"}
+    assert [(v["commit"], status[v["change"]], v["path"]) for v in versions] == expected
+    assert [v["message"] for v in versions][-1] == "Create the site"
+    renamed = next(v for v in versions if v["change"] == "renamed")
+    assert renamed["previous_path"] == "posts/un.md"
+    for version in versions:  # each version is the file's blob at that commit
+        blob = site.repo.git.rev_parse(f"{version['commit']}:{version['path']}")
+        assert version["version"] == blob
+    first_page = client.get(
+        "/api/v1/collections/posts/entries/premier/history?page_size=2"
+    ).get_json()
+    assert first_page == versions[:2]
+    meta = json.loads(
+        client.get("/api/v1/collections/posts/entries/premier/history?page_size=2").headers[
+            "X-Pagination"
+        ]
+    )
+    assert meta["total"] == len(versions)
+    assert client.get("/api/v1/collections/posts/entries/deux/history").status_code == 404
+
+
+def git_name_status(site: Site, old: str, new: str) -> list[tuple[str, str]]:
+    output = site.repo.git.diff("--name-status", "-M", old, new)
+    return [(line.split("\t")[0][0], line.split("\t")[-1]) for line in output.splitlines()]
+
+
+def test_sync_equals_git_diff_mapped_to_entries(make_site, tmp_path) -> None:
+    site = history_site(make_site)
+    client = make_app(site.path, tmp_path / "instance").test_client()
+    commits = site.repo.git.rev_list("--reverse", "main").split()
+    change = {"added": "A", "modified": "M", "renamed": "R", "deleted": "D"}
+    for old in commits[:-1]:
+        answer = client.get(f"/api/v1/sync?since={old}&page_size=100")
+        assert answer.status_code == 200
+        body = answer.get_json()
+        assert body["since"] == old and body["next"] == site.head
+        got = sorted((change[i["change"]], i["path"]) for i in body["items"])
+        expected = sorted(
+            (status, path)
+            for status, path in git_name_status(site, old, site.head)
+            if path.startswith("posts/")
+        )
+        assert got == expected, old
+        for item in body["items"]:
+            if item["change"] == "deleted":
+                assert item["entry"] is None and item["previous"]["version"]
+            else:
+                assert item["entry"]["version"] == item["version"]
+    everything = client.get("/api/v1/sync").get_json()
+    assert everything["since"] is None
+    assert sorted(i["slug"] for i in everything["items"]) == ["premier", "trois"]
+    assert all(i["change"] == "added" for i in everything["items"])
+    paged = client.get(f"/api/v1/sync?since={commits[0]}&page_size=1")
+    assert f"ref={site.head}" in paged.headers["Link"]
+    assert client.get("/api/v1/sync?since=0123456789").status_code == 404
+
+
+def test_diff_field_by_field_and_body(make_site, tmp_path) -> None:
+    site = history_site(make_site)
+    client = make_app(site.path, tmp_path / "instance").test_client()
+    first = site.repo.git.rev_list("--reverse", "main").split()[0]
+    # The entry was `un` then; it is `premier` now: compare `premier` across a rename by ref.
+    old_un = client.get(f"/api/v1/collections/posts/entries/un/diff?from={first}&to={first}")
+    assert old_un.status_code == 200 and old_un.get_json()["fields"] == []
+    answer = client.get(f"/api/v1/collections/posts/entries/trois/diff?from={first}")
+    assert answer.status_code == 200
+    body = answer.get_json()
+    assert body["from"]["version"] is None and body["to"]["commit"] == site.head
+    assert {c["path"] for c in body["fields"]} == {"title", "hero", "tags"}
+    assert all(c["change"] == "added" for c in body["fields"])
+    side = site.repo.git.rev_parse("side")
+    before_side = site.repo.git.rev_parse("side~1")
+    nested = client.get(
+        f"/api/v1/collections/posts/entries/premier/diff?from={before_side}&to={side}"
+    ).get_json()
+    assert nested["fields"] == [
+        {"path": "hero.btn.url", "change": "changed", "old": "/a", "new": "/c"}
+    ]
+    edited = site.repo.git.rev_parse("main~3")  # "Edit", on main before the merge
+    renamed = site.repo.git.rev_parse("main~4")
+    older = client.get(
+        f"/api/v1/collections/posts/entries/premier/diff?from={renamed}&to={edited}"
+    ).get_json()
+    assert {"path": "title", "change": "changed", "old": "Un, encore", "new": "Premier"} in older[
+        "fields"
+    ]
+    assert "+Et plus." in older["body"] and older["body"].startswith("--- posts/premier.md@")
+    assert client.get("/api/v1/collections/posts/entries/premier/diff").status_code == 400
+    assert client.get("/api/v1/collections/posts/entries/nope/diff?from=main").status_code == 404
+    assert client.get("/api/v1/collections/posts/entries/premier/diff?from=nope").status_code == 404
