@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from tests.conftest import Site, make_app
+from tests.conftest import Site, bearer, make_app
 
 CONFIG = """\
 backend: {name: git-gateway, branch: main}
@@ -168,3 +168,55 @@ def test_diff_field_by_field_and_body(make_site, tmp_path) -> None:
     assert client.get("/api/v1/collections/posts/entries/premier/diff").status_code == 400
     assert client.get("/api/v1/collections/posts/entries/nope/diff?from=main").status_code == 404
     assert client.get("/api/v1/collections/posts/entries/premier/diff?from=nope").status_code == 404
+
+
+def test_restore_writes_a_past_version_as_one_commit(make_site, tmp_path) -> None:
+    site = history_site(make_site)
+    app = make_app(site.path, tmp_path / "instance")
+    client = app.test_client()
+    auth = bearer(app, "editor")
+    url = "/api/v1/collections/posts/entries/premier"
+    current = client.get(url).get_json()["version"]
+    versions = client.get(f"{url}/history").get_json()
+    oldest = versions[-1]  # `un` as first written, under its old path
+    head = site.head
+
+    assert client.post(f"{url}/restore", json={"version": oldest["version"]}).status_code == 401
+    missing = client.post(f"{url}/restore", json={"version": oldest["version"]}, headers=auth)
+    assert missing.status_code == 428
+    stale = client.post(
+        f"{url}/restore", json={"version": oldest["version"]}, headers={**auth, "If-Match": '"x"'}
+    )
+    assert stale.status_code == 412
+    unknown = client.post(
+        f"{url}/restore", json={"version": "nope"}, headers={**auth, "If-Match": current}
+    )
+    assert unknown.status_code == 404
+    assert site.head == head
+
+    restored = client.post(
+        f"{url}/restore", json={"version": oldest["version"]}, headers={**auth, "If-Match": current}
+    )
+    assert restored.status_code == 200, restored.get_json()
+    assert restored.get_json()["version"] == oldest["version"]
+    assert site.head != head and site.repo.git.rev_parse(f"{site.head}~1") == head
+    assert site.repo.git.rev_parse(f"{site.head}:posts/premier.md") == oldest["version"]
+    assert site.repo.head.commit.message.startswith("Restore Posts “premier” to ")
+    assert site.repo.git.status("--porcelain") == ""
+
+    # By ref: the state at the commit that renamed it; restoring the current one is no commit.
+    renamed = next(v for v in versions if v["change"] == "renamed")
+    again = client.post(
+        f"{url}/restore",
+        json={"version": renamed["commit"], "message": "Back to the rename"},
+        headers={**auth, "If-Match": oldest["version"]},
+    )
+    assert again.status_code == 200 and again.get_json()["version"] == renamed["version"]
+    assert site.repo.head.commit.message.strip() == "Back to the rename"
+    same = site.head
+    noop = client.post(
+        f"{url}/restore",
+        json={"version": renamed["version"]},
+        headers={**auth, "If-Match": renamed["version"]},
+    )
+    assert noop.status_code == 200 and site.head == same

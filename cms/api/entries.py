@@ -13,7 +13,13 @@ from cms.api import params
 from cms.api.auth import require
 from cms.api.context import args_lists, cached, cached_at, catalog, follows_branch, snapshot
 from cms.api.responses import body_etag, dumps, json_response
-from cms.api.schemas import EntryCreateSchema, EntryPatchSchema, EntryReplaceSchema, EntrySchema
+from cms.api.schemas import (
+    EntryCreateSchema,
+    EntryPatchSchema,
+    EntryReplaceSchema,
+    EntrySchema,
+    RestoreSchema,
+)
 from cms.content import Page, Query
 from cms.content.changes import EntryWriter, Written
 from cms.errors import BadRequest, UnsupportedMediaType
@@ -205,6 +211,30 @@ class Entries(MethodView):
             "entries.EntryDetail", collection=collection, slug=written.slug
         )
         return response
+
+
+@blp.route("/<string:collection>/entries/<path:slug>/restore")
+class EntryRestore(MethodView):
+    @blp.arguments(RestoreSchema, example={"version": "7c23029ac805882ffe390d4c5d93b8108942e6bc"})
+    @blp.doc(parameters=[params.BRANCH, params.IF_MATCH], security=SECURITY)
+    @blp.response(200, EntrySchema)
+    @document_errors
+    @blp.alt_response(404, description="Unknown collection, entry, branch or version.")
+    @blp.alt_response(412, description="If-Match is not the entry's current version.")
+    @blp.alt_response(428, description="No If-Match.")
+    def post(self, payload: dict, collection: str, slug: str) -> Response:
+        """Restore an entry to a past version
+
+        Writes the entry's file as it was at `version` (byte for byte) in one new commit
+        (`Restore <collection> “<slug>” to <version>`), with `If-Match` as for any write.
+        `version` is a `version` from the entry's history, or a branch, tag or commit at which
+        the entry existed. A past state that no longer fits the model is a 422. Restoring
+        the current version makes no commit.
+        """
+        written = writer().restore(
+            collection, slug, json_body(payload), if_match(), author(), branch_arg()
+        )
+        return write_response(written, 200)
 
 
 @blp.route("/<string:collection>/entries/<path:slug>")

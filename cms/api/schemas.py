@@ -220,3 +220,15 @@ class SyncSchema(Schema):
         metadata={"description": "The commit read: pass it as `since` next time.", **SHA}
     )
     items = fields.List(fields.Nested(SyncItemSchema))
+
+
+class RestoreSchema(Schema):
+    version = fields.String(
+        required=True,
+        metadata={
+            "description": "A version (blob sha) from the entry's history, or a branch, tag or "
+            "commit at which the entry existed.",
+            "example": "7c23029ac805882ffe390d4c5d93b8108942e6bc",
+        },
+    )
+    message = fields.String(metadata={"description": "The commit message."})

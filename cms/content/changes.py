@@ -19,6 +19,7 @@ from cms.content.service import ContentService, Snapshot
 from cms.content.slug import check_slug, derive_slug, fill_template, unique_slug
 from cms.content.writer import edit_file, new_file
 from cms.errors import (
+    BadRequest,
     Conflict,
     MethodNotAllowed,
     NotFound,
@@ -276,6 +277,78 @@ class EntryWriter:
         if tx.result is None:  # nothing changed: no commit, the entry as it is
             return Written(snap.with_history([current])[0], tx.base, slug)
         return self._written(tx.result.sha, collection, slug)
+
+    # -- restore ------------------------------------------------------------------------------
+
+    def restore(
+        self,
+        name: str,
+        slug: str,
+        payload: Any,
+        if_match: Sequence[str] | None,
+        author: Identity,
+        branch: str | None = None,
+    ) -> Written:
+        """Write a past state of an entry (its file byte for byte) as a new commit.
+
+        ``version`` names the state: a version (blob sha) from the entry's history, or a
+        branch, tag or commit at which the entry existed (under its path then, renames
+        followed). The state is checked against the model of today: an old entry that no
+        longer fits it is a 422, not a broken file.
+        """
+        data = _shape(payload, {"version", "message"}, required=("version",))
+        wanted = data.get("version")
+        if not isinstance(wanted, str) or not wanted.strip():
+            raise Unprocessable(
+                "the request body is not valid", {"json": {"version": ["must be a string"]}}
+            )
+        _require_if_match(if_match, "restore")
+        branch = branch or self.store.branch
+        with self.store.transaction(branch, "", author, self.committer) as tx:
+            snap = self.service.snapshot_at(tx.base)
+            collection = snap.collection(name)
+            current = snap.entry(collection, slug, history=False)
+            slug = current.slug
+            self._check_version(current, if_match)
+            blob = self._past_blob(tx.base, current, wanted.strip())
+            raw = self.store.read_blob(blob)
+            fmt = collection.format_for(slug)
+            document = parse(raw, fmt)
+            if document.problems:
+                raise Unprocessable(
+                    "that version of the entry cannot be read",
+                    {"json": {"version": document.problems}},
+                )
+            check_content(collection, slug, document.data, document.served_body)
+            if blob != current.version:
+                tx.write(current.path, raw)
+            tx.message = data.get("message") or (
+                f"Restore {collection.label_singular or collection.label} “{slug}” "
+                f"to {wanted.strip()[:12]}"
+            )
+        if tx.result is None:  # already that version
+            return Written(snap.with_history([current])[0], tx.base, slug)
+        return self._written(tx.result.sha, collection, slug)
+
+    def _past_blob(self, head: str, current: Entry, wanted: str) -> str:
+        history = self.store.file_history(head, current.path)
+        for version in history:
+            if version.blob is not None and version.blob == wanted.lower():
+                return version.blob
+        try:
+            commit = self.store.resolve(wanted)
+        except (NotFound, BadRequest):
+            commit = None
+        if commit is not None:
+            for path in dict.fromkeys([current.path, *(v.path for v in history)]):
+                found = self.store.blob_at(commit, path)
+                if found is not None:
+                    return found.sha
+        raise NotFound(
+            f"the entry has no version {wanted!r} (a version from its history, or a ref at "
+            "which it existed)",
+            {"version": wanted},
+        )
 
     # -- delete -------------------------------------------------------------------------------
 
