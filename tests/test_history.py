@@ -220,3 +220,152 @@ def test_restore_writes_a_past_version_as_one_commit(make_site, tmp_path) -> Non
         headers={**auth, "If-Match": renamed["version"]},
     )
     assert noop.status_code == 200 and site.head == same
+
+
+# -- changesets ---------------------------------------------------------------------------------
+
+
+def versions(client) -> dict[str, str]:
+    listed = client.get("/api/v1/collections/posts/entries").get_json()
+    return {e["slug"]: e["version"] for e in listed}
+
+
+def test_a_changeset_makes_one_commit_or_none(make_site, tmp_path) -> None:
+    site = history_site(make_site)
+    app = make_app(site.path, tmp_path / "instance")
+    client = app.test_client()
+    auth = bearer(app, "editor")
+    now = versions(client)
+    head = site.head
+    good = [
+        {
+            "op": "patch",
+            "collection": "posts",
+            "slug": "premier",
+            "fields": {"hero": {"btn": {"url": "/d"}}},
+            "if_match": now["premier"],
+        },
+        {"op": "delete", "collection": "posts", "slug": "trois", "if_match": now["trois"]},
+        {
+            "op": "create",
+            "collection": "posts",
+            "slug": "quatre",
+            "fields": {"title": "Quatre"},
+            "body": "Texte.",
+        },
+    ]
+    failing = [
+        *good[:2],
+        {
+            "op": "create",
+            "collection": "posts",
+            "slug": "cinq",
+            "fields": {"title": 5},
+            "body": "x",
+        },
+    ]
+    bad = client.post(
+        "/api/v1/changesets", json={"message": "Trois choses", "operations": failing}, headers=auth
+    )
+    assert bad.status_code == 422 and "2" in bad.get_json()["errors"]["operations"]
+    stale = [{**good[0], "if_match": now["trois"]}, good[1]]
+    refused = client.post(
+        "/api/v1/changesets", json={"message": "x", "operations": stale}, headers=auth
+    )
+    assert refused.status_code == 412 and "0" in refused.get_json()["errors"]["operations"]
+    unmatched = [{k: v for k, v in good[1].items() if k != "if_match"}]
+    assert (
+        client.post(
+            "/api/v1/changesets", json={"message": "x", "operations": unmatched}, headers=auth
+        ).status_code
+        == 428
+    )
+    assert site.head == head and site.repo.git.status("--porcelain") == ""
+
+    landed = client.post(
+        "/api/v1/changesets",
+        json={"message": "Trois choses", "base": head, "operations": good},
+        headers=auth,
+    )
+    assert landed.status_code == 201, landed.get_json()
+    body = landed.get_json()
+    assert body["commit"] == site.head and site.repo.git.rev_parse(f"{site.head}~1") == head
+    assert site.repo.head.commit.message.strip() == "Trois choses"
+    assert [(o["op"], o["slug"], o["version"] is None) for o in body["operations"]] == [
+        ("patch", "premier", False),
+        ("delete", "trois", True),
+        ("create", "quatre", False),
+    ]
+    changed = site.repo.git.diff("--name-status", head, site.head).splitlines()
+    assert sorted(changed) == ["A\tposts/quatre.md", "D\tposts/trois.md", "M\tposts/premier.md"]
+    assert site.repo.git.status("--porcelain") == ""
+
+
+def test_a_changeset_lands_on_a_moved_branch_unless_its_entries_moved(make_site, tmp_path) -> None:
+    site = history_site(make_site)
+    app = make_app(site.path, tmp_path / "instance")
+    client = app.test_client()
+    auth = bearer(app, "editor")
+    base = site.head
+    now = versions(client)
+    site.commit({"posts/trois.md": post("Trois, revu")}, "Someone else edits trois")
+    moved = site.head
+    disjoint = [
+        {"op": "patch", "collection": "posts", "slug": "premier", "fields": {"title": "P"},
+         "if_match": now["premier"]},
+    ]  # fmt: skip
+    landed = client.post(
+        "/api/v1/changesets",
+        json={"message": "Disjoint", "base": base, "operations": disjoint},
+        headers=auth,
+    )
+    assert landed.status_code == 201
+    assert site.repo.git.rev_parse(f"{site.head}~1") == moved
+    overlapping = [
+        {"op": "patch", "collection": "posts", "slug": "trois", "fields": {"title": "T"},
+         "if_match": now["trois"]},
+    ]  # fmt: skip
+    head = site.head
+    clash = client.post(
+        "/api/v1/changesets",
+        json={"message": "Overlap", "base": base, "operations": overlapping},
+        headers=auth,
+    )
+    assert clash.status_code == 409
+    assert clash.get_json()["errors"]["conflicts"] == [
+        {"operation": 0, "collection": "posts", "slug": "trois"}
+    ]
+    assert site.head == head
+
+
+def test_concurrent_changesets_on_disjoint_entries_both_land(make_site, tmp_path) -> None:
+    import threading
+
+    site = history_site(make_site)
+    app = make_app(site.path, tmp_path / "instance")
+    auth = bearer(app, "editor")
+    base = site.head
+    now = versions(app.test_client())
+    answers: dict[str, int] = {}
+
+    def send(slug: str) -> None:
+        operations = [
+            {"op": "patch", "collection": "posts", "slug": slug,
+             "fields": {"title": f"{slug} en même temps"}, "if_match": now[slug]},
+        ]  # fmt: skip
+        response = app.test_client().post(
+            "/api/v1/changesets",
+            json={"message": f"Edit {slug}", "base": base, "operations": operations},
+            headers=auth,
+        )
+        answers[slug] = response.status_code
+
+    threads = [threading.Thread(target=send, args=(slug,)) for slug in ("premier", "trois")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert answers == {"premier": 201, "trois": 201}
+    log = site.repo.git.log("--format=%s", f"{base}..main").splitlines()
+    assert sorted(log) == ["Edit premier", "Edit trois"]
+    assert site.repo.git.status("--porcelain") == ""

@@ -7,12 +7,13 @@ from pathlib import Path
 from flask import Flask, Response, g, request
 from flask_smorest import Api
 
-from cms.api import collections, entries, history, refs, search
+from cms.api import changesets, collections, entries, history, refs, search
 from cms.api.cors import init_cors
 from cms.api.errors import init_errors
 from cms.auth import TokenStore
 from cms.content import ContentService
 from cms.content.changes import EntryWriter
+from cms.content.changesets import ChangesetWriter
 from cms.index import Catalog
 from cms.storage.git import LRU, Identity
 
@@ -64,7 +65,7 @@ def register_blueprints(api: Api) -> None:
         "bearer",
         {"type": "http", "scheme": "bearer", "description": "A token from `cms tokens create`."},
     )
-    for module in (collections, entries, history, search, refs):
+    for module in (collections, entries, history, changesets, search, refs):
         api.register_blueprint(module.blp)
 
 
@@ -77,6 +78,7 @@ def init_api(app: Flask, service: ContentService, catalog: Catalog) -> Api:
         service,
         Identity(str(app.config["CMS_COMMITTER_NAME"]), str(app.config["CMS_COMMITTER_EMAIL"])),
     )
+    app.extensions["cms.changesets"] = ChangesetWriter(app.extensions["cms.writer"])
     app.extensions["cms.tokens"] = TokenStore(Path(str(app.config["CMS_INSTANCE"])))
     app.config["MAX_CONTENT_LENGTH"] = int(app.config["CMS_MAX_BODY_BYTES"])
     # Built responses: (body, etag, headers), at most 64 MB of bodies.

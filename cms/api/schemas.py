@@ -232,3 +232,37 @@ class RestoreSchema(Schema):
         },
     )
     message = fields.String(metadata={"description": "The commit message."})
+
+
+class OperationSchema(Schema):
+    op = fields.String(required=True, metadata={"enum": ["create", "update", "patch", "delete"]})
+    collection = fields.String(required=True, metadata={"example": "pages"})
+    slug = fields.String(metadata={"description": "Required except for create (derived)."})
+    fields_ = fields.Dict(
+        data_key="fields",
+        metadata={"description": "create, update: the fields; patch: a JSON merge patch."},
+    )
+    body = fields.String(allow_none=True)
+    if_match = fields.String(
+        metadata={"description": "update, patch, delete: the version the change is based on."}
+    )
+
+
+class ChangesetSchema(Schema):
+    message = fields.String(required=True, metadata={"example": "Rentrée 2026: programme"})
+    base = fields.String(
+        metadata={"description": "The commit the changes were prepared against.", **SHA}
+    )
+    operations = fields.List(fields.Nested(OperationSchema), required=True)
+
+
+class AppliedSchema(Schema):
+    op = fields.String()
+    collection = fields.String()
+    slug = fields.String()
+    version = fields.String(allow_none=True, metadata={"description": "null once deleted."})
+
+
+class LandedSchema(Schema):
+    commit = fields.String(metadata={"description": "The commit made.", **SHA})
+    operations = fields.List(fields.Nested(AppliedSchema))

@@ -171,38 +171,14 @@ class EntryWriter:
         self, name: str, payload: Any, author: Identity, branch: str | None = None
     ) -> Written:
         data = _shape(payload, CREATE_KEYS, required=("fields",))
-        fields: dict[str, Any] = data["fields"]
-        body: str = data.get("body") or ""
         branch = branch or self.store.branch
         head = self.service.snapshot_at(self.store.resolve_branch(branch))
-        collection = head.collection(name)
-        if collection.kind != "folder" or not collection.create:
-            raise MethodNotAllowed(
-                f"collection {name!r} does not allow creating entries",
-                {"collection": name},
-            )
-        given = data.get("slug")
-        slug = check_slug(given, collection.nested) if given else None
-        check_content(collection, slug or "", fields, body)
-        ordered = in_model_order(fields, collection.fields_for(slug or "").fields)
-        text = new_file(ordered, body, collection.format).encode("utf-8")
+        slug, fields, text = prepare_create(head, name, data)
         with self.store.transaction(
             branch, data.get("message") or "", author, self.committer
         ) as tx:
             snap = self.service.snapshot_at(tx.base)
-            collection = snap.collection(name)
-            if slug is None:
-                base = derive_slug(collection, fields, snap.model.slug)
-                slug = unique_slug(base, lambda s: tx.read(collection.path_for(s)) is not None)
-            path = collection.path_for(slug)
-            if tx.read(path) is not None:
-                raise Conflict(
-                    f"an entry {slug!r} already exists in {name!r}",
-                    {"slug": slug},
-                )
-            if collection.slug_for_path(path) != slug:
-                raise Unprocessable(f"slug {slug!r} does not fit this collection's files")
-            tx.write(path, text)
+            collection, slug = stage_create(tx, snap, name, slug, fields, text)
             self._set_message(tx, snap, "create", collection, slug, author, data)
         return self._written(tx.result.sha, collection, slug)
 
@@ -261,18 +237,8 @@ class EntryWriter:
         branch = branch or self.store.branch
         with self.store.transaction(branch, "", author, self.committer) as tx:
             snap = self.service.snapshot_at(tx.base)
-            collection = snap.collection(name)
-            current = snap.entry(collection, slug, history=False)  # NotFound if not there
+            collection, current = stage_update(tx, snap, name, slug, if_match, change)
             slug = current.slug
-            self._check_version(current, if_match)
-            raw = self.store.read_blob(current.version)
-            fmt = collection.format_for(slug)
-            document = parse(raw, fmt)
-            fields, body = change(document.data, document.served_body)
-            check_content(collection, slug, fields, body)
-            text = edit_file(document, fields, body, fmt).encode("utf-8")
-            if text != raw:
-                tx.write(current.path, text)
             self._set_message(tx, snap, "update", collection, slug, author, data)
         if tx.result is None:  # nothing changed: no commit, the entry as it is
             return Written(snap.with_history([current])[0], tx.base, slug)
@@ -309,7 +275,7 @@ class EntryWriter:
             collection = snap.collection(name)
             current = snap.entry(collection, slug, history=False)
             slug = current.slug
-            self._check_version(current, if_match)
+            check_version(current, if_match)
             blob = self._past_blob(tx.base, current, wanted.strip())
             raw = self.store.read_blob(blob)
             fmt = collection.format_for(slug)
@@ -365,30 +331,13 @@ class EntryWriter:
         branch = branch or self.store.branch
         with self.store.transaction(branch, "", author, self.committer) as tx:
             snap = self.service.snapshot_at(tx.base)
-            collection = snap.collection(name)
-            if collection.kind != "folder" or not collection.delete:
-                raise MethodNotAllowed(
-                    f"collection {name!r} does not allow deleting entries", {"collection": name}
-                )
-            current = snap.entry(collection, slug, history=False)
-            self._check_version(current, if_match)
-            tx.delete(current.path)
+            collection, current = stage_delete(tx, snap, name, slug, if_match)
             self._set_message(
                 tx, snap, "delete", collection, current.slug, author, {"message": message}
             )
         return Written(None, tx.result.sha, current.slug)
 
     # -- helpers ------------------------------------------------------------------------------
-
-    @staticmethod
-    def _check_version(current: Entry, if_match: Sequence[str] | None) -> None:
-        assert if_match is not None
-        if "*" in if_match or current.version in if_match:
-            return
-        raise PreconditionFailed(
-            "the entry changed since the version in If-Match; read it again and retry",
-            {"version": current.version},
-        )
 
     def _set_message(
         self,
@@ -410,3 +359,93 @@ class EntryWriter:
         except NotFound:
             return Written(None, commit, slug)
         return Written(entry.at(commit, self.store.commit_info(commit)), commit, slug)
+
+
+# -- the steps of a write, inside a transaction (shared with changesets) ---------------------
+
+
+def check_version(current: Entry, if_match: Sequence[str] | None) -> None:
+    assert if_match is not None
+    if "*" in if_match or current.version in if_match:
+        return
+    raise PreconditionFailed(
+        "the entry changed since the version in If-Match; read it again and retry",
+        {"version": current.version},
+    )
+
+
+def creatable(snap: Snapshot, name: str) -> Collection:
+    collection = snap.collection(name)
+    if collection.kind != "folder" or not collection.create:
+        raise MethodNotAllowed(
+            f"collection {name!r} does not allow creating entries", {"collection": name}
+        )
+    return collection
+
+
+def prepare_create(
+    snap: Snapshot, name: str, data: Mapping[str, Any]
+) -> tuple[str | None, dict[str, Any], bytes]:
+    """Check a new entry before the lock is taken: (the slug if given, fields, the file)."""
+    collection = creatable(snap, name)
+    given = data.get("slug")
+    slug = check_slug(given, collection.nested) if given else None
+    fields: dict[str, Any] = data["fields"]
+    body: str = data.get("body") or ""
+    check_content(collection, slug or "", fields, body)
+    ordered = in_model_order(fields, collection.fields_for(slug or "").fields)
+    return slug, fields, new_file(ordered, body, collection.format).encode("utf-8")
+
+
+def stage_create(
+    tx: Any, snap: Snapshot, name: str, slug: str | None, fields: dict[str, Any], text: bytes
+) -> tuple[Collection, str]:
+    """Add a new entry's file to the transaction; the slug is derived if not given."""
+    collection = creatable(snap, name)
+    if slug is None:
+        base = derive_slug(collection, fields, snap.model.slug)
+        slug = unique_slug(base, lambda s: tx.read(collection.path_for(s)) is not None)
+    path = collection.path_for(slug)
+    if tx.read(path) is not None:
+        raise Conflict(f"an entry {slug!r} already exists in {name!r}", {"slug": slug})
+    if collection.slug_for_path(path) != slug:
+        raise Unprocessable(f"slug {slug!r} does not fit this collection's files")
+    tx.write(path, text)
+    return collection, slug
+
+
+def stage_update(
+    tx: Any,
+    snap: Snapshot,
+    name: str,
+    slug: str,
+    if_match: Sequence[str] | None,
+    change: Callable[[dict[str, Any], str], tuple[dict[str, Any], str]],
+) -> tuple[Collection, Entry]:
+    """Change an entry's file in the transaction (only the lines of changed keys)."""
+    collection = snap.collection(name)
+    current = snap.entry(collection, slug, history=False)  # NotFound if not there
+    check_version(current, if_match)
+    raw = snap.service.store.read_blob(current.version)
+    fmt = collection.format_for(current.slug)
+    document = parse(raw, fmt)
+    fields, body = change(document.data, document.served_body)
+    check_content(collection, current.slug, fields, body)
+    text = edit_file(document, fields, body, fmt).encode("utf-8")
+    if text != raw:
+        tx.write(current.path, text)
+    return collection, current
+
+
+def stage_delete(
+    tx: Any, snap: Snapshot, name: str, slug: str, if_match: Sequence[str] | None
+) -> tuple[Collection, Entry]:
+    collection = snap.collection(name)
+    if collection.kind != "folder" or not collection.delete:
+        raise MethodNotAllowed(
+            f"collection {name!r} does not allow deleting entries", {"collection": name}
+        )
+    current = snap.entry(collection, slug, history=False)
+    check_version(current, if_match)
+    tx.delete(current.path)
+    return collection, current
