@@ -369,3 +369,116 @@ def test_concurrent_changesets_on_disjoint_entries_both_land(make_site, tmp_path
     log = site.repo.git.log("--format=%s", f"{base}..main").splitlines()
     assert sorted(log) == ["Edit premier", "Edit trois"]
     assert site.repo.git.status("--porcelain") == ""
+
+
+# -- drafts as branches ---------------------------------------------------------------------------
+
+
+def test_draft_branch_edit_preview_publish(make_site, tmp_path) -> None:
+    site = history_site(make_site)
+    site.repo.git.branch("-D", "side")
+    app = make_app(site.path, tmp_path / "instance")
+    client = app.test_client()
+    editor, admin = bearer(app, "editor"), bearer(app, "admin", name="Admin", email="a@x.org")
+    draft = "cms/posts/premier"
+    for bad in ("a..b", "-x", "x.lock", "a b", "x~1", "@"):
+        assert client.post("/api/v1/branches", json={"name": bad}, headers=editor).status_code in (
+            400,
+            422,
+        ), bad
+    assert client.post("/api/v1/branches", json={"name": draft}).status_code == 401
+    made = client.post("/api/v1/branches", json={"name": draft}, headers=editor)
+    assert made.status_code == 201 and made.get_json()["commit"] == site.head
+    assert client.post("/api/v1/branches", json={"name": draft}, headers=editor).status_code == 409
+
+    now = versions(client)
+    for slug in ("premier", "trois"):
+        edit = client.patch(
+            f"/api/v1/collections/posts/entries/{slug}?branch={draft}",
+            json={"fields": {"title": f"{slug} (brouillon)"}},
+            headers={**editor, "If-Match": now[slug]},
+        )
+        assert edit.status_code == 200
+    published = client.get("/api/v1/collections/posts/entries/premier").get_json()
+    assert published["fields"]["title"] == "Premier"
+    preview = client.get(f"/api/v1/collections/posts/entries?ref={draft}", headers=editor)
+    assert {e["fields"]["title"] for e in preview.get_json()} == {
+        "premier (brouillon)",
+        "trois (brouillon)",
+    }
+    listed = {b["name"]: b for b in client.get("/api/v1/branches", headers=editor).get_json()}
+    assert listed[draft]["ahead"] == 2 and listed[draft]["behind"] == 0
+    assert listed["main"]["published"]
+    diff = client.get(
+        f"/api/v1/collections/posts/entries/premier/diff?from=main&to={draft}", headers=editor
+    ).get_json()
+    assert diff["fields"] == [
+        {"path": "title", "change": "changed", "old": "Premier", "new": "premier (brouillon)"}
+    ]
+
+    assert (
+        client.post(f"/api/v1/branches/{draft}/publish", json={}, headers=editor).status_code == 403
+    )
+    done = client.post(f"/api/v1/branches/{draft}/publish", json={}, headers=admin)
+    assert done.status_code == 200 and done.get_json()["fast_forward"] is True
+    assert site.repo.git.rev_parse("main") == site.repo.git.rev_parse(draft)
+    assert site.repo.git.status("--porcelain") == ""
+    assert (
+        (site.path / "posts/premier.md").read_text().startswith("---\ntitle: premier (brouillon)")
+    )
+    history = client.get("/api/v1/collections/posts/entries/premier/history").get_json()
+    assert history[0]["message"].startswith("Update") and history[0]["change"] == "modified"
+    again = client.post(f"/api/v1/branches/{draft}/publish", json={}, headers=admin).get_json()
+    assert again["changed"] is False
+    assert client.delete(f"/api/v1/branches/{draft}", headers=editor).status_code == 204
+    assert client.delete("/api/v1/branches/main", headers=editor).status_code == 409
+
+
+def test_publish_merges_or_refuses_a_conflict(make_site, tmp_path) -> None:
+    site = history_site(make_site)
+    site.repo.git.branch("-D", "side")
+    app = make_app(site.path, tmp_path / "instance")
+    client = app.test_client()
+    editor, admin = bearer(app, "editor"), bearer(app, "admin", name="Admin", email="a@x.org")
+    now = versions(client)
+    for name in ("disjoint", "clash"):
+        assert (
+            client.post("/api/v1/branches", json={"name": name}, headers=editor).status_code == 201
+        )
+    client.patch(
+        "/api/v1/collections/posts/entries/premier?branch=disjoint",
+        json={"fields": {"title": "Sur la branche"}},
+        headers={**editor, "If-Match": now["premier"]},
+    )
+    client.patch(
+        "/api/v1/collections/posts/entries/trois?branch=clash",
+        json={"fields": {"title": "Sur la branche"}},
+        headers={**editor, "If-Match": now["trois"]},
+    )
+    client.patch(  # the published branch moves: trois changes there too
+        "/api/v1/collections/posts/entries/trois",
+        json={"fields": {"title": "Publié entre-temps"}},
+        headers={**editor, "If-Match": now["trois"]},
+    )
+    head = site.head
+    listed = {b["name"]: b for b in client.get("/api/v1/branches", headers=editor).get_json()}
+    assert (listed["clash"]["ahead"], listed["clash"]["behind"]) == (1, 1)
+
+    refused = client.post("/api/v1/branches/clash/publish", json={}, headers=admin)
+    assert refused.status_code == 409
+    assert refused.get_json()["errors"]["conflicts"] == [
+        {"path": "posts/trois.md", "collection": "posts", "slug": "trois"}
+    ]
+    assert site.head == head and site.repo.git.status("--porcelain") == ""
+
+    merged = client.post(
+        "/api/v1/branches/disjoint/publish", json={"message": "Publier premier"}, headers=admin
+    )
+    assert merged.status_code == 200 and merged.get_json()["fast_forward"] is False
+    commit = site.repo.head.commit
+    assert [p.hexsha for p in commit.parents] == [head, site.repo.git.rev_parse("disjoint")]
+    assert commit.message.strip() == "Publier premier" and commit.author.name == "Admin"
+    assert site.repo.git.status("--porcelain") == ""
+    titles = {e["slug"]: e["fields"]["title"] for e in client.get(
+        "/api/v1/collections/posts/entries").get_json()}  # fmt: skip
+    assert titles == {"premier": "Sur la branche", "trois": "Publié entre-temps"}

@@ -7,7 +7,7 @@ from pathlib import Path
 from flask import Flask, Response, g, request
 from flask_smorest import Api
 
-from cms.api import changesets, collections, entries, history, refs, search
+from cms.api import branches, changesets, collections, entries, history, refs, search
 from cms.api.cors import init_cors
 from cms.api.errors import init_errors
 from cms.auth import TokenStore
@@ -65,7 +65,7 @@ def register_blueprints(api: Api) -> None:
         "bearer",
         {"type": "http", "scheme": "bearer", "description": "A token from `cms tokens create`."},
     )
-    for module in (collections, entries, history, changesets, search, refs):
+    for module in (collections, entries, history, changesets, branches, search, refs):
         api.register_blueprint(module.blp)
 
 

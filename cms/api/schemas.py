@@ -266,3 +266,36 @@ class AppliedSchema(Schema):
 class LandedSchema(Schema):
     commit = fields.String(metadata={"description": "The commit made.", **SHA})
     operations = fields.List(fields.Nested(AppliedSchema))
+
+
+class BranchSchema(Schema):
+    name = fields.String(metadata={"example": "cms/actualites/la-rentree"})
+    commit = fields.String(metadata=SHA)
+    published = fields.Boolean(metadata={"description": "The published branch."})
+    ahead = fields.Integer(metadata={"description": "Commits the published branch lacks."})
+    behind = fields.Integer(metadata={"description": "Published commits this branch lacks."})
+
+
+class BranchCreateSchema(Schema):
+    name = fields.String(
+        required=True,
+        metadata={
+            "description": "Checked as `git check-ref-format` does; Decap's "
+            "`cms/<collection>/<slug>` names are valid.",
+            "example": "cms/actualites/la-rentree",
+        },
+    )
+    from_ = fields.String(
+        data_key="from",
+        metadata={"description": "A branch, tag or commit. Default: the published branch."},
+    )
+
+
+class PublishSchema(Schema):
+    message = fields.String(metadata={"description": "The merge commit's message."})
+
+
+class PublishedSchema(Schema):
+    commit = fields.String(metadata={"description": "The published branch's head now.", **SHA})
+    fast_forward = fields.Boolean()
+    changed = fields.Boolean(metadata={"description": "False: nothing was left to publish."})

@@ -1,0 +1,180 @@
+"""Draft branches: create one from any ref, list them against the published branch, publish
+one (fast-forward when possible, else a merge commit), delete one.
+
+Every change of a ref is a compare-and-swap (`git update-ref <new> <old>`) made under the
+repository's write lock, so a branch that moved meanwhile is a 409, never a lost commit. When
+the published branch is checked out, its work tree follows (`git read-tree -m -u`), after a
+dry run that refuses local edits in the way.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from dataclasses import dataclass
+
+from cms.errors import CMSError, Conflict, NotFound
+from cms.storage.git import GitStore, Identity
+from cms.storage.refs import check_ref
+
+
+class MergeConflict(Conflict):
+    """Both sides changed the same files: nothing was published."""
+
+    def __init__(self, branch: str, paths: list[str]) -> None:
+        super().__init__(
+            f"branch {branch!r} and the published branch changed the same files",
+            {"conflicts": paths},
+        )
+        self.paths = paths
+
+
+@dataclass(frozen=True)
+class Branch:
+    name: str
+    commit: str
+    published: bool
+    ahead: int  # commits on this branch that the published branch lacks
+    behind: int  # commits on the published branch that this branch lacks
+
+
+@dataclass(frozen=True)
+class Published:
+    commit: str  # the published branch's new head (its old one if there was nothing to do)
+    fast_forward: bool
+    changed: bool
+
+
+class Branches:
+    def __init__(self, store: GitStore) -> None:
+        self.store = store
+
+    def _git(self, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            ["git", *args],
+            cwd=self.store.path,
+            capture_output=True,
+            env={**os.environ, **(env or {}), "GIT_TERMINAL_PROMPT": "0"},
+            check=False,
+        )
+
+    def list(self) -> list[Branch]:
+        published = self.store.branch
+        head = self.store.head()
+        found = []
+        for ref in self.store.refs():
+            if ref.kind != "branch":
+                continue
+            counts = self._git("rev-list", "--left-right", "--count", f"{head}...{ref.commit}")
+            behind, ahead = (int(n) for n in counts.stdout.split())
+            found.append(Branch(ref.name, ref.commit, ref.name == published, ahead, behind))
+        return sorted(found, key=lambda b: (not b.published, b.name))
+
+    def create(self, name: str, start: str | None) -> Branch:
+        check_ref(name)
+        commit = self.store.resolve(start)
+        with self.store.write_lock.hold():
+            made = self._git("update-ref", f"refs/heads/{name}", commit, "")
+            if made.returncode != 0:
+                if self._exists(name):
+                    raise Conflict(f"a branch named {name!r} already exists", {"name": name})
+                raise Conflict(
+                    f"cannot create branch {name!r}: {made.stderr.decode().strip()}",
+                    {"name": name},
+                )
+        head = self.store.head()
+        counts = self._git("rev-list", "--left-right", "--count", f"{head}...{commit}")
+        behind, ahead = (int(n) for n in counts.stdout.split())
+        return Branch(name, commit, False, ahead, behind)
+
+    def _exists(self, name: str) -> bool:
+        try:
+            self.store.resolve_branch(name)
+        except NotFound:
+            return False
+        return True
+
+    def delete(self, name: str) -> None:
+        commit = self.store.resolve_branch(name)
+        if name == self.store.branch:
+            raise Conflict("the published branch cannot be deleted", {"name": name})
+        if self.store.checked_out_branch() == name:
+            raise Conflict(f"branch {name!r} is checked out in the work tree", {"name": name})
+        with self.store.write_lock.hold():
+            removed = self._git("update-ref", "-d", f"refs/heads/{name}", commit)
+            if removed.returncode != 0:
+                raise Conflict(f"branch {name!r} moved meanwhile; read it again", {"name": name})
+
+    def publish(self, name: str, message: str, author: Identity, committer: Identity) -> Published:
+        """Bring a branch's commits into the published branch."""
+        published = self.store.branch
+        if name == published:
+            raise Conflict("the published branch is already published", {"name": name})
+        with self.store.write_lock.hold():
+            head = self.store.resolve_branch(published)
+            draft = self.store.resolve_branch(name)
+            if draft == head or self.store.is_ancestor(draft, head):
+                return Published(head, False, False)
+            if self.store.is_ancestor(head, draft):
+                new, fast_forward = draft, True
+            else:
+                new, fast_forward = (
+                    self._merge(name, head, draft, message, author, committer),
+                    False,
+                )
+            self._move(published, head, new)
+        return Published(new, fast_forward, True)
+
+    def _merge(
+        self,
+        name: str,
+        head: str,
+        draft: str,
+        message: str,
+        author: Identity,
+        committer: Identity,
+    ) -> str:
+        merged = self._git("merge-tree", "--write-tree", "--name-only", "-z", head, draft)
+        records = merged.stdout.decode("utf-8", "surrogateescape").split("\0")
+        if merged.returncode == 1:
+            paths = []
+            for record in records[1:]:
+                if not record:
+                    break
+                paths.append(record)
+            raise MergeConflict(name, sorted(set(paths)))
+        if merged.returncode != 0:
+            raise CMSError(f"git merge-tree failed: {merged.stderr.decode().strip()}")
+        env = {
+            "GIT_AUTHOR_NAME": author.name,
+            "GIT_AUTHOR_EMAIL": author.email,
+            "GIT_COMMITTER_NAME": committer.name,
+            "GIT_COMMITTER_EMAIL": committer.email,
+        }
+        made = self._git("commit-tree", records[0], "-p", head, "-p", draft, "-m", message, env=env)
+        if made.returncode != 0:
+            raise CMSError(f"git commit-tree failed: {made.stderr.decode().strip()}")
+        return made.stdout.decode().strip()
+
+    def _move(self, branch: str, old: str, new: str) -> None:
+        """Move the published branch, and its work tree when it is checked out."""
+        checked_out = self.store.checked_out_branch() == branch
+        if checked_out:
+            trial = self._git("read-tree", "-m", "-u", "-n", old, new)
+            if trial.returncode != 0:
+                raise Conflict(
+                    "the work tree has local edits to files this would change; commit or "
+                    "discard them first",
+                    {"work_tree": trial.stderr.decode().strip().splitlines()[-1:]},
+                )
+        moved = self._git("update-ref", f"refs/heads/{branch}", new, old)
+        if moved.returncode != 0:
+            raise Conflict(f"branch {branch!r} moved meanwhile; nothing was published")
+        if checked_out:
+            updated = self._git("read-tree", "-m", "-u", old, new)
+            if updated.returncode != 0:
+                self._git("update-ref", f"refs/heads/{branch}", old, new)
+                raise Conflict(
+                    "the work tree could not be updated; nothing was published",
+                    {"work_tree": updated.stderr.decode().strip().splitlines()[-1:]},
+                )
