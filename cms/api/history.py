@@ -28,17 +28,23 @@ blp = Blueprint(
 
 CHANGES = {"A": "added", "M": "modified", "T": "modified", "D": "deleted", "R": "renamed"}
 FROM = params.query(
-    "from", "The older side: a branch, tag or commit.", {"type": "string"}, required=True
+    "from",
+    "The older side: a branch, tag or commit.",
+    {"type": "string"},
+    required=True,
+    example="main",
 )
 TO = params.query(
     "to",
     "The newer side: a branch, tag or commit. Default: the published branch.",
     {"type": "string"},
+    example="cms/pages/programme",
 )
 SINCE = params.query(
     "since",
     "The commit of the last sync (the `next` it returned). Omitted: every entry, as added.",
     {"type": "string", "pattern": "^[0-9a-f]{4,40}$"},
+    example="478d0a2abbe86093c90f2c5cb21c7f9caba47634",
 )
 
 
