@@ -20,11 +20,10 @@ import threading
 from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
-from typing import Any
 
 from cms.content.entry import Entry, EntryProblem
 from cms.content.parsed import Documents, Parsed
-from cms.content.query import Page, Query, kind_of
+from cms.content.query import Query, kind_of
 from cms.content.service import Snapshot
 from cms.errors import BadRequest
 from cms.index.rows import search_text, value_rows
@@ -426,13 +425,3 @@ class Index:
             f"SELECT count(*) FROM search WHERE {where}", [match, *collections]
         ).fetchone()[0]
         return [(i, -rank, highlight(snippet)) for i, rank, snippet in rows], total
-
-    def stats(self) -> dict[str, Any]:
-        rows = self.db.execute(
-            "SELECT collection, count(*) FROM entries WHERE visible = 1 GROUP BY collection"
-        )
-        return dict(rows.fetchall())
-
-
-def as_page(entries: list[Entry], total: int, query: Query) -> Page:
-    return Page(entries, total, query.page, query.page_size)
