@@ -34,6 +34,8 @@ from cms.storage.git import Identity
 MAX_MESSAGE = 10_000
 CREATE_KEYS = {"slug", "fields", "body", "message"}
 UPDATE_KEYS = {"fields", "body", "message"}
+# An edit: the entry's (fields, body) → the new (fields, body).
+Edit = Callable[[dict[str, Any], str], tuple[dict[str, Any], str]]
 
 
 @dataclass(frozen=True)
@@ -194,15 +196,7 @@ class EntryWriter:
         branch: str | None = None,
     ) -> Written:
         data = _shape(payload, UPDATE_KEYS, required=("fields",))
-        return self._update(
-            name,
-            slug,
-            if_match,
-            author,
-            branch,
-            data,
-            lambda _f, _b: (data["fields"], data.get("body") or ""),
-        )
+        return self._update(name, slug, if_match, author, branch, data, replacing(data))
 
     def patch(
         self,
@@ -216,12 +210,7 @@ class EntryWriter:
         if isinstance(payload, dict) and "body" in payload and payload["body"] is None:
             payload = {**payload, "body": ""}
         data = _shape(payload, UPDATE_KEYS)
-
-        def apply(fields: dict[str, Any], body: str) -> tuple[dict[str, Any], str]:
-            patched = merge_patch(fields, data["fields"]) if "fields" in data else fields
-            return patched, data.get("body", body)
-
-        return self._update(name, slug, if_match, author, branch, data, apply)
+        return self._update(name, slug, if_match, author, branch, data, patching(data))
 
     def _update(
         self,
@@ -231,7 +220,7 @@ class EntryWriter:
         author: Identity,
         branch: str | None,
         data: Mapping[str, Any],
-        change: Callable[[dict[str, Any], str], tuple[dict[str, Any], str]],
+        change: Edit,
     ) -> Written:
         _require_if_match(if_match, "change")
         branch = branch or self.store.branch
@@ -364,6 +353,21 @@ class EntryWriter:
 # -- the steps of a write, inside a transaction (shared with changesets) ---------------------
 
 
+def replacing(data: Mapping[str, Any]) -> Edit:
+    """PUT: the given fields and body (none given: an empty body) replace the entry's."""
+    return lambda _fields, _body: (data["fields"], data.get("body") or "")
+
+
+def patching(data: Mapping[str, Any]) -> Edit:
+    """PATCH: ``fields`` is a JSON merge patch of the entry's; ``body``, if given, replaces."""
+
+    def apply(fields: dict[str, Any], body: str) -> tuple[dict[str, Any], str]:
+        patched = merge_patch(fields, data["fields"]) if "fields" in data else fields
+        return patched, data.get("body", body)
+
+    return apply
+
+
 def check_version(current: Entry, if_match: Sequence[str] | None) -> None:
     assert if_match is not None
     if "*" in if_match or current.version in if_match:
@@ -420,9 +424,9 @@ def stage_update(
     name: str,
     slug: str,
     if_match: Sequence[str] | None,
-    change: Callable[[dict[str, Any], str], tuple[dict[str, Any], str]],
+    change: Edit,
 ) -> tuple[Collection, Entry]:
-    """Change an entry's file in the transaction (only the lines of changed keys)."""
+    """Edit an entry's file in the transaction (only the lines of changed keys)."""
     collection = snap.collection(name)
     current = snap.entry(collection, slug, history=False)  # NotFound if not there
     check_version(current, if_match)

@@ -14,9 +14,11 @@ from typing import Any
 
 from cms.content.changes import (
     MAX_MESSAGE,
+    Edit,
     EntryWriter,
-    merge_patch,
+    patching,
     prepare_create,
+    replacing,
     stage_create,
     stage_delete,
     stage_update,
@@ -232,12 +234,7 @@ class ChangesetWriter:
         return found.sha if found is not None else None
 
 
-def _change(op: Mapping[str, Any]):
-    if op["op"] == "update":
-        return lambda _fields, _body: (op["fields"], op.get("body") or "")
-
-    def patch(fields: dict[str, Any], body: str) -> tuple[dict[str, Any], str]:
-        patched = merge_patch(fields, op["fields"]) if "fields" in op else fields
-        return patched, op["body"] if op.get("body") is not None else body
-
-    return patch
+def _change(op: Mapping[str, Any]) -> Edit:
+    # In a changeset a null body leaves the body as it is.
+    data = {key: value for key, value in op.items() if not (key == "body" and value is None)}
+    return replacing(data) if op["op"] == "update" else patching(data)
