@@ -153,9 +153,7 @@ def entries_of(paths: list[str]) -> list[dict]:
     found = []
     for path in paths:
         owners = [
-            {"path": path, "collection": c.name, "slug": slug}
-            for c in snap.collections()
-            if (slug := c.slug_for_path(path)) is not None
+            {"path": path, "collection": c.name, "slug": slug} for c, slug in snap.owners(path)
         ]
         found.extend(owners or [{"path": path, "collection": None, "slug": None}])
     return found

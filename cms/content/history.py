@@ -100,48 +100,21 @@ def entry_changes(old: Snapshot, new: Snapshot, files: list[FileChange]) -> list
     collections of the snapshot it belongs to (a file of no collection is no entry)."""
     found: list[EntryChange] = []
     for file in files:
-        before = _owners(old, file.previous or file.path) if file.status != "A" else {}
-        after = _owners(new, file.path) if file.blob is not None else {}
+        old_path = file.previous or file.path
+        before = {c.name: slug for c, slug in old.owners(old_path)} if file.status != "A" else {}
+        after = {c.name: slug for c, slug in new.owners(file.path)} if file.blob else {}
         for name in [*before, *(n for n in after if n not in before)]:
             was, now = before.get(name), after.get(name)
-            if now is None and was is not None:
+            if now is None:
                 found.append(
-                    EntryChange(
-                        "deleted",
-                        name,
-                        was,
-                        file.previous or file.path,
-                        None,
-                        was,
-                        file.previous or file.path,
-                        file.old_blob,
-                    )
+                    EntryChange("deleted", name, was, old_path, None, was, old_path, file.old_blob)
                 )
-            elif now is not None and was is None:
+            elif was is None:
                 found.append(EntryChange("added", name, now, file.path, file.blob))
-            elif now is not None and was is not None:
+            else:
                 kind = "renamed" if file.previous else "modified"
                 found.append(
-                    EntryChange(
-                        kind,
-                        name,
-                        now,
-                        file.path,
-                        file.blob,
-                        was,
-                        file.previous or file.path,
-                        file.old_blob,
-                    )
+                    EntryChange(kind, name, now, file.path, file.blob, was, old_path, file.old_blob)
                 )
     found.sort(key=lambda c: (c.collection, c.slug, c.change))
     return found
-
-
-def _owners(snapshot: Snapshot, path: str) -> dict[str, str]:
-    """Collection name → slug, for each collection of the snapshot that holds this path."""
-    owners = {}
-    for collection in snapshot.collections():
-        slug = collection.slug_for_path(path)
-        if slug is not None:
-            owners[collection.name] = slug
-    return owners

@@ -52,6 +52,16 @@ class Snapshot:
     def collections(self) -> list[Collection]:
         return list(self.model.collections.values())
 
+    def owners(self, path: str) -> list[tuple[Collection, str]]:
+        """(collection, slug) for each collection whose entries include this file (usually
+        one, or none)."""
+        found = []
+        for collection in self.model.collections.values():
+            slug = collection.slug_for_path(path)
+            if slug is not None:
+                found.append((collection, slug))
+        return found
+
     # -- entries ------------------------------------------------------------------------------
 
     def files(self, collection: Collection) -> list[tuple[str, TreeEntry]]:

@@ -61,11 +61,9 @@ def items(snapshot: Snapshot) -> Iterator[Item]:
 
 def items_at(snapshot: Snapshot, path: str, blob: str) -> Iterator[Item]:
     """The entries a file is, in each collection that holds it (usually one, or none)."""
-    for collection in snapshot.collections():
-        slug = collection.slug_for_path(path)
-        if slug is not None:
-            order = list(collection.files).index(slug) if collection.kind == "files" else 0
-            yield Item(collection, slug, path, blob, order)
+    for collection, slug in snapshot.owners(path):
+        order = list(collection.files).index(slug) if collection.kind == "files" else 0
+        yield Item(collection, slug, path, blob, order)
 
 
 def pathspecs(model: Model) -> list[str]:
