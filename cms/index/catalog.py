@@ -520,13 +520,7 @@ class Changes:
 
     def _walk(self, store, snapshot: Snapshot, wanted: set[str]) -> None:
         try:
-            for change, paths in store.log([snapshot.commit], pathspecs(snapshot.model)):
-                for path in paths:
-                    if path in wanted:
-                        wanted.discard(path)
-                        self._found[path] = change
-                if not wanted:
-                    break
+            self._found = store.first_changes(snapshot.commit, wanted, pathspecs(snapshot.model))
         except BaseException as exc:  # reported by result()
             self._error = exc
 

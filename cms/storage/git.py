@@ -423,8 +423,9 @@ class GitStore:
             else:
                 missing.append(path)
         if missing:
-            for path, change in self._walk_log(commit, missing).items():
-                found[path] = change
+            walked = self.first_changes(commit, missing)
+            for path in missing:
+                found[path] = change = walked.get(path)
                 if change is not None:
                     self._changes.put((commit, path), change)
         return found
@@ -613,21 +614,30 @@ class GitStore:
             )
         return result.stdout
 
-    def _walk_log(self, commit: str, paths: list[str]) -> dict[str, Change | None]:
+    def first_changes(
+        self, commit: str, paths: Iterable[str], pathspecs: list[str] | None = None
+    ) -> dict[str, Change]:
+        """The last commit that changed each path (those found), from one ``git log`` walk
+        limited to ``pathspecs`` (by default, the paths themselves) that stops as soon as
+        every path is found."""
         if not FULL_SHA.fullmatch(commit):
             raise ValueError(f"not a full commit sha: {commit!r}")
         remaining = set(paths)
-        result: dict[str, Change | None] = dict.fromkeys(paths)
-        walk = self.log([commit], sorted(remaining))
-        for change, touched in walk:
-            for path in touched:
-                if path in remaining:
-                    result[path] = change
-                    remaining.discard(path)
-            if not remaining:
-                walk.close()  # stops git
-                break
-        return result
+        found: dict[str, Change] = {}
+        if not remaining:
+            return found
+        walk = self.log([commit], sorted(remaining) if pathspecs is None else pathspecs)
+        try:
+            for change, touched in walk:
+                for path in touched:
+                    if path in remaining:
+                        found[path] = change
+                        remaining.discard(path)
+                if not remaining:
+                    break
+        finally:
+            walk.close()  # stops git if it is still walking
+        return found
 
 
 def _split(stream, separator: bytes, size: int = 1 << 16) -> Iterator[bytes]:
