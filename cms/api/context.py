@@ -68,17 +68,10 @@ def cached_at(commit: str, build: Callable[[], tuple[Built, str]]) -> tuple[Buil
     if hit is not None:
         return hit, commit
     built, served = build()
-    cache.put((served, request.path, request.query_string), built)
-    g.content_commit = served
-    return built, served
+    return cache.put((served, request.path, request.query_string), built), served
 
 
 def cached(commit: str, build: Callable[[], Built]) -> Built:
     """A response body built once per (commit, path, query string): answers at one commit never
     change, so the same request at the same commit is served from memory."""
-    cache: LRU[tuple[str, str, bytes], Built] = current_app.extensions["cms.responses"]
-    key = (commit, request.path, request.query_string)
-    hit = cache.get(key)
-    if hit is None:
-        hit = cache.put(key, build())
-    return hit
+    return cached_at(commit, lambda: (build(), commit))[0]

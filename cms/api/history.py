@@ -16,7 +16,7 @@ from cms.api.responses import body_etag, dumps, json_response
 from cms.api.schemas import DiffSchema, SyncSchema, VersionSchema
 from cms.content import Snapshot
 from cms.content.history import EntryChange, body_diff, entry_changes, field_changes
-from cms.content.query import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page, positive
+from cms.content.query import Page, paging
 from cms.errors import BadRequest, NotFound
 
 blp = Blueprint(
@@ -48,12 +48,9 @@ SINCE = params.query(
 )
 
 
-def paging() -> tuple[int, int]:
+def page_args() -> tuple[int, int]:
     errors: dict[str, str] = {}
-    page = positive(request.args.get("page"), "page", 1, None, errors)
-    size = positive(
-        request.args.get("page_size"), "page_size", DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, errors
-    )
+    page, size = paging(request.args.get("page"), request.args.get("page_size"), errors)
     if errors:
         raise BadRequest("the query parameters are not valid", {"query": errors})
     return page, size
@@ -87,7 +84,7 @@ class History(MethodView):
         followed as `git log --follow` does: the versions from before a rename carry the old
         path. Read any of them with `?ref=<commit>`.
         """
-        page, size = paging()
+        page, size = page_args()
         snap = snapshot()
         found = snap.collection(collection)
 
@@ -199,7 +196,7 @@ class Sync(MethodView):
         `Link` header's pages are pinned to that commit (`ref=`), so that a client paging
         through one step sees one step. Without `since`, every entry is listed as added.
         """
-        page, size = paging()
+        page, size = page_args()
         head = snapshot()
         since = request.args.get("since") or None
         base = snapshot_of(since, "since") if since else None

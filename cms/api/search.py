@@ -11,13 +11,7 @@ from cms.api.context import cached_at, catalog, follows_branch, snapshot
 from cms.api.entries import COMMIT_HEADER, PAGINATION_HEADER, pagination_headers
 from cms.api.responses import body_etag, dumps, json_response
 from cms.api.schemas import SearchHitSchema
-from cms.content.query import (
-    DEFAULT_PAGE_SIZE,
-    MAX_PAGE_SIZE,
-    MAX_SEARCH_LENGTH,
-    Page,
-    positive,
-)
+from cms.content.query import Page, check_search, paging
 from cms.errors import BadRequest
 
 blp = Blueprint(
@@ -31,20 +25,14 @@ blp = Blueprint(
 def search_args() -> tuple[str, list[str], int, int]:
     errors: dict[str, str] = {}
     text = request.args.get("q", "")
-    if not text.strip():
-        errors["q"] = "give the words to search for"
-    elif len(text) > MAX_SEARCH_LENGTH:
-        errors["q"] = f"at most {MAX_SEARCH_LENGTH} characters"
+    check_search(text, errors)
     names = [
         name.strip()
         for value in request.args.getlist("collection")
         for name in value.split(",")
         if name.strip()
     ]
-    page = positive(request.args.get("page"), "page", 1, None, errors)
-    size = positive(
-        request.args.get("page_size"), "page_size", DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, errors
-    )
+    page, size = paging(request.args.get("page"), request.args.get("page_size"), errors)
     if errors:
         raise BadRequest("the query parameters are not valid", {"query": errors})
     return text, names, page, size

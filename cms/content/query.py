@@ -225,11 +225,7 @@ class Query:
                 errors[name] = "give this parameter once"
             return values[-1]
 
-        page = positive(one("page"), "page", 1, None, errors)
-        page_size = positive(
-            one("page_size"), "page_size", DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, errors
-        )
-        query = query.paginate(page, page_size)
+        query = query.paginate(*paging(one("page"), one("page_size"), errors))
         body = one("body")
         if body is not None:
             if body not in ("true", "false"):
@@ -287,10 +283,7 @@ class Query:
 
         search = one("q")
         if search is not None:
-            if not search.strip():
-                errors["q"] = "give the words to search for"
-            elif len(search) > MAX_SEARCH_LENGTH:
-                errors["q"] = f"at most {MAX_SEARCH_LENGTH} characters"
+            check_search(search, errors)
             query = replace(query, search=search)
 
         include = one("include")
@@ -305,6 +298,22 @@ class Query:
         if errors:
             raise BadRequest("the query parameters are not valid", {"query": errors})
         return query
+
+
+def paging(page: str | None, size: str | None, errors: dict[str, str]) -> tuple[int, int]:
+    """(page, page_size) from their query-string values; problems go into ``errors``."""
+    return (
+        positive(page, "page", 1, None, errors),
+        positive(size, "page_size", DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, errors),
+    )
+
+
+def check_search(text: str, errors: dict[str, str]) -> None:
+    """A full-text search needs words, and not too many characters of them."""
+    if not text.strip():
+        errors["q"] = "give the words to search for"
+    elif len(text) > MAX_SEARCH_LENGTH:
+        errors["q"] = f"at most {MAX_SEARCH_LENGTH} characters"
 
 
 def positive(
