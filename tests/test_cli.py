@@ -98,6 +98,33 @@ def test_validate_at_a_ref_and_unknown_widgets_are_warnings(make_site, tmp_path:
     assert run(["validate"], site.path, tmp_path / "instance").returncode == 1
 
 
+def test_relations_by_slug_are_checked_and_included(make_site, tmp_path: Path) -> None:
+    """Decap's `value_field: "{{slug}}"` points at entries by their slug."""
+    site = make_site(
+        {
+            "admin/config.yml": (
+                "collections:\n  - name: people\n    folder: people\n    fields: [{name: title}]\n"
+                "  - name: posts\n    folder: posts\n    fields:\n      - {name: title}\n"
+                "      - {name: by, widget: relation, collection: people,"
+                " value_field: '{{slug}}'}\n"
+            ),
+            "people/ada.md": "---\ntitle: Ada\n---\n",
+            "posts/one.md": "---\ntitle: One\nby: ada\n---\n",
+        }
+    )
+    assert run(["validate"], site.path, tmp_path / "instance").returncode == 0
+    site.commit({"posts/two.md": "---\ntitle: Two\nby: nobody\n---\n"})
+    result = run(["validate"], site.path, tmp_path / "instance")
+    assert result.returncode == 1
+    assert result.stdout.splitlines() == ["posts/two.md: by: no people entry has {{slug}} 'nobody'"]
+    client = make_app(site.path, tmp_path / "app").test_client()
+    listed = client.get("/api/v1/collections/posts/entries?include=by").get_json()
+    assert [e["included"]["by"]["slug"] if e["included"]["by"] else None for e in listed] == [
+        "ada",
+        None,
+    ]
+
+
 def test_a_broken_config_stops_the_start_with_file_and_line(make_site, tmp_path: Path) -> None:
     site = make_site(
         {"admin/config.yml": "collections:\n  - name: c\n    fields: [{name: a}]\n", "c/a.md": ""}

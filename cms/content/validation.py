@@ -57,7 +57,7 @@ def validate(snap: Snapshot) -> list[Finding]:
                 widget = item.widget
                 if not isinstance(widget, RelationWidget):
                     continue
-                key = (widget.collection, widget.value_field)
+                key = (widget.collection, widget.value_path)
                 if key not in tables:
                     tables[key] = set(snap.relation_table(*key))
                 for value in entry.values(dotted):

@@ -394,9 +394,7 @@ class Catalog:
                 continue
             widget = item.widget
             target = snapshot.collection(widget.collection)
-            field = (
-                "slug" if widget.value_field.replace(" ", "") == "{{slug}}" else widget.value_field
-            )
+            field = widget.value_path
             keys = sorted({relation_key(v) for e in entries for v in e.values(name)})
             found = index.related(target.name, field, keys)
             ids = sorted(set(found.values()))

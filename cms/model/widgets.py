@@ -376,6 +376,12 @@ class RelationWidget(_MultipleWidget):
         self.collection = collection
         self.value_field = value_field
 
+    @property
+    def value_path(self) -> str:
+        """Where a related entry's values are read: ``value_field``, except that Decap's
+        ``{{slug}}`` is the entry's slug (the ``slug`` pseudo field)."""
+        return "slug" if self.value_field.replace(" ", "") == "{{slug}}" else self.value_field
+
     def check_item(self, value: Any, path: FieldPath, report: Report) -> None:
         if isinstance(value, bool) or not isinstance(value, str | int | float):
             report(path, f"must be a string, not {type_name(value)}")
