@@ -65,8 +65,7 @@ class Branches:
         for ref in self.store.refs():
             if ref.kind != "branch":
                 continue
-            counts = self._git("rev-list", "--left-right", "--count", f"{head}...{ref.commit}")
-            behind, ahead = (int(n) for n in counts.stdout.split())
+            ahead, behind = self._ahead_behind(head, ref.commit)
             found.append(Branch(ref.name, ref.commit, ref.name == published, ahead, behind))
         return sorted(found, key=lambda b: (not b.published, b.name))
 
@@ -82,10 +81,13 @@ class Branches:
                     f"cannot create branch {name!r}: {made.stderr.decode().strip()}",
                     {"name": name},
                 )
-        head = self.store.head()
+        return Branch(name, commit, False, *self._ahead_behind(self.store.head(), commit))
+
+    def _ahead_behind(self, head: str, commit: str) -> tuple[int, int]:
+        """Commits of ``commit`` that ``head`` lacks, and commits of ``head`` it lacks."""
         counts = self._git("rev-list", "--left-right", "--count", f"{head}...{commit}")
         behind, ahead = (int(n) for n in counts.stdout.split())
-        return Branch(name, commit, False, ahead, behind)
+        return ahead, behind
 
     def _exists(self, name: str) -> bool:
         try:
