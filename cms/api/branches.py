@@ -9,10 +9,9 @@ from flask_smorest import Blueprint
 
 from cms.api.auth import require
 from cms.api.context import service
-from cms.api.entries import SECURITY, document_errors
+from cms.api.entries import SECURITY, document_errors, require_json
 from cms.api.responses import dumps
 from cms.api.schemas import BranchCreateSchema, BranchSchema, PublishedSchema, PublishSchema
-from cms.errors import UnsupportedMediaType
 from cms.storage.branches import Branch, Branches, MergeConflict
 from cms.storage.git import Identity
 
@@ -27,11 +26,8 @@ blp = Blueprint(
 
 @blp.before_request
 def json_writes() -> None:
-    if request.method == "POST" and request.content_length and not request.is_json:
-        raise UnsupportedMediaType(
-            "send the body as JSON with `Content-Type: application/json`",
-            {"headers": {"Content-Type": [f"is {request.mimetype or 'missing'}"]}},
-        )
+    if request.method == "POST" and request.content_length:
+        require_json()
 
 
 def branches() -> Branches:

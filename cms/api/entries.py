@@ -62,11 +62,17 @@ def writers_only() -> None:
     """Writes need the editor role, checked before the body is even read, and a JSON body."""
     if request.method in WRITES:
         require("editor")
-        if request.method != "DELETE" and not request.is_json:
-            raise UnsupportedMediaType(
-                "send the body as JSON with `Content-Type: application/json`",
-                {"headers": {"Content-Type": [f"is {request.mimetype or 'missing'}"]}},
-            )
+        if request.method != "DELETE":
+            require_json()
+
+
+def require_json() -> None:
+    """A 415 unless the request body is sent as JSON."""
+    if not request.is_json:
+        raise UnsupportedMediaType(
+            "send the body as JSON with `Content-Type: application/json`",
+            {"headers": {"Content-Type": [f"is {request.mimetype or 'missing'}"]}},
+        )
 
 
 def writer() -> EntryWriter:
