@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -9,6 +10,7 @@ from cms.content import ContentService
 from cms.index import Catalog
 from cms.settings import PROJECT_ROOT
 from cms.storage import GitStore
+from cms.storage.lock import LockTimeout
 from cms.storage.seed import seed_repository
 
 
@@ -49,6 +51,10 @@ def open_site(settings: Mapping[str, object]) -> ContentService:
     )
     service = ContentService(store, str(settings["CMS_CONFIG"]))
     try:
+        # A write this server was making when it was killed. If a long write of another
+        # process holds the lock, the next write recovers instead.
+        with contextlib.suppress(LockTimeout):
+            store.recover()
         service.snapshot()
     except BaseException:
         store.close()

@@ -9,13 +9,13 @@ dry run that refuses local edits in the way.
 
 from __future__ import annotations
 
-import os
 import subprocess
 from dataclasses import dataclass
 
 from cms.errors import CMSError, Conflict, NotFound
+from cms.storage import command
 from cms.storage.git import GitStore, Identity
-from cms.storage.refs import check_ref
+from cms.storage.refs import check_branch_name
 
 
 class MergeConflict(Conflict):
@@ -50,13 +50,7 @@ class Branches:
         self.store = store
 
     def _git(self, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-        return subprocess.run(
-            ["git", *args],
-            cwd=self.store.path,
-            capture_output=True,
-            env={**os.environ, **(env or {}), "GIT_TERMINAL_PROMPT": "0"},
-            check=False,
-        )
+        return command.run(self.store.path, args, env=env)
 
     def list(self) -> list[Branch]:
         published = self.store.branch
@@ -70,9 +64,9 @@ class Branches:
         return sorted(found, key=lambda b: (not b.published, b.name))
 
     def create(self, name: str, start: str | None) -> Branch:
-        check_ref(name)
+        check_branch_name(name)
         commit = self.store.resolve(start)
-        with self.store.write_lock.hold():
+        with self.store.writing():
             made = self._git("update-ref", f"refs/heads/{name}", commit, "")
             if made.returncode != 0:
                 if self._exists(name):
@@ -102,7 +96,7 @@ class Branches:
             raise Conflict("the published branch cannot be deleted", {"name": name})
         if self.store.checked_out_branch() == name:
             raise Conflict(f"branch {name!r} is checked out in the work tree", {"name": name})
-        with self.store.write_lock.hold():
+        with self.store.writing():
             removed = self._git("update-ref", "-d", f"refs/heads/{name}", commit)
             if removed.returncode != 0:
                 raise Conflict(f"branch {name!r} moved meanwhile; read it again", {"name": name})
@@ -112,7 +106,7 @@ class Branches:
         published = self.store.branch
         if name == published:
             raise Conflict("the published branch is already published", {"name": name})
-        with self.store.write_lock.hold():
+        with self.store.writing():
             head = self.store.resolve_branch(published)
             draft = self.store.resolve_branch(name)
             if draft == head or self.store.is_ancestor(draft, head):

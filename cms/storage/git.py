@@ -17,6 +17,7 @@ import subprocess
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Generic, TypeVar
@@ -24,6 +25,8 @@ from typing import Generic, TypeVar
 import git
 
 from cms.errors import NotFound, RepositoryError
+from cms.storage import command
+from cms.storage.journal import Journal, clean_quarantines, recover
 from cms.storage.lock import WriteLock
 from cms.storage.refs import FULL_SHA, SHORT_SHA, check_ref
 
@@ -152,14 +155,15 @@ class GitStore:
             check_ref(branch)
             if branch not in {h.name for h in repo.heads}:
                 raise RepositoryError(f"{self.path} has no branch {branch!r}")
-            self._common_dir = Path(repo.common_dir)
-            self._git_dir = Path(repo.git_dir)
+            self.common_dir = Path(repo.common_dir)
+            self.git_dir = Path(repo.git_dir)
             self.bare = repo.bare
             self.objects_dir = Path(repo.odb.db_path("")).resolve()
         self.branch = branch
         self.write_lock = WriteLock(
-            lock_folder or self._common_dir / "cms-locks", self.path, lock_timeout
+            lock_folder or self.common_dir / "cms-locks", self.path, lock_timeout
         )
+        self.journal = Journal(self.write_lock.path.with_suffix(".journal"))
         self._packed: tuple[tuple[int, int, int] | None, dict[str, str]] = (None, {})
         self._local = threading.local()
         self._repos: list[git.Repo] = []
@@ -173,6 +177,7 @@ class GitStore:
         self._paths: LRU[tuple[str, str], TreeEntry | bool] = LRU(65536)
         self._listed: LRU[tuple[str, str, int], tuple[TreeEntry, ...]] = LRU(1024)
         self._histories: LRU[tuple[str, str], list[FileVersion]] = LRU(1024)
+        self._links: LRU[str, frozenset[str]] = LRU(1024)
 
     # -- the per-thread Repo ------------------------------------------------------------------
 
@@ -181,6 +186,7 @@ class GitStore:
         repo = getattr(self._local, "repo", None)
         if repo is None:
             repo = git.Repo(self.path)
+            repo.git.update_environment(**command.forced_variables())
             self._local.repo = repo
             with self._repos_lock:
                 self._repos.append(repo)
@@ -211,6 +217,11 @@ class GitStore:
         if ref is None or ref == "":
             ref = self.branch
         check_ref(ref)
+        if FULL_SHA.fullmatch(ref):
+            # A full sha always means the commit, even if a branch or tag has that name.
+            commit = self._peel(ref)
+            if commit is not None:
+                return commit
         for prefix in ("refs/heads/", "refs/tags/"):
             target = self._read_ref(prefix + ref)
             if target is None:
@@ -227,7 +238,7 @@ class GitStore:
     def _read_ref(self, name: str, hops: int = 5) -> str | None:
         """The sha a ref names, from its loose file or from packed-refs (``name`` is checked)."""
         try:
-            text = (self._common_dir / name).read_text(encoding="ascii").strip()
+            text = (self.common_dir / name).read_text(encoding="ascii").strip()
         except (OSError, UnicodeDecodeError):
             text = ""
         if text.startswith("ref: ") and hops:
@@ -238,7 +249,7 @@ class GitStore:
 
     def _packed_refs(self) -> dict[str, str]:
         """packed-refs as a mapping, parsed again only when the file changes."""
-        path = self._common_dir / "packed-refs"
+        path = self.common_dir / "packed-refs"
         try:
             stat = path.stat()
         except OSError:
@@ -280,26 +291,36 @@ class GitStore:
             return True
         cached = self._published.get((commit, head))
         if cached is None:
-            result = subprocess.run(
-                ["git", "merge-base", "--is-ancestor", commit, head],
-                cwd=self.path,
-                capture_output=True,
-                check=False,
-            )
+            result = command.run(self.path, ["merge-base", "--is-ancestor", commit, head])
             cached = self._published.put((commit, head), result.returncode == 0)
         return cached
 
-    def checked_out_branch(self) -> str | None:
-        """The branch the work tree has checked out (None when bare or detached)."""
-        if self.bare:
-            return None
+    def head_branch(self) -> str | None:
+        """The branch HEAD points at (None when detached)."""
         try:
-            head = (self._git_dir / "HEAD").read_text(encoding="utf-8").strip()
+            head = (self.git_dir / "HEAD").read_text(encoding="utf-8").strip()
         except OSError:
             return None
         return (
             head.removeprefix("ref: refs/heads/") if head.startswith("ref: refs/heads/") else None
         )
+
+    def checked_out_branch(self) -> str | None:
+        """The branch the work tree has checked out (None when bare or detached)."""
+        return None if self.bare else self.head_branch()
+
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        """Hold the write lock, after finishing or undoing a write that was interrupted."""
+        with self.write_lock.hold():
+            recover(self)
+            yield
+
+    def recover(self) -> str | None:
+        """Finish or undo an interrupted write of this server, if there is one (at start)."""
+        with self.write_lock.hold():
+            clean_quarantines(self.objects_dir)
+            return recover(self)
 
     def resolve_branch(self, branch: str) -> str:
         """The commit a branch points at, read from the ref files (no cache): NotFound if none."""
@@ -358,6 +379,8 @@ class GitStore:
 
     def _walk(self, tree: git.Tree, prefix: str, depth: int) -> Iterator[TreeEntry]:
         for blob in tree.blobs:
+            if blob.mode == LINK_MODE:
+                continue  # a symbolic link is never content
             yield TreeEntry(f"{prefix}/{blob.name}" if prefix else blob.name, blob.hexsha)
         if depth > 1:
             for sub in tree.trees:
@@ -375,17 +398,37 @@ class GitStore:
         if path and "\n" not in path and "\r" not in path and FULL_SHA.fullmatch(commit):
             answer = self._check_object(f"{commit}:{path}")
             parts = answer.split(" ")
-            if len(parts) == 3 and parts[1] == "blob":
+            if len(parts) == 3 and parts[1] == "blob" and not self._is_link(commit, path):
                 found = TreeEntry(path, parts[0])
         self._paths.put((commit, path), found or False)
         return found
 
+    def _is_link(self, commit: str, path: str) -> bool:
+        """Whether the blob at ``path`` is a symbolic link (its parent tree says so)."""
+        folder, _, name = path.rpartition("/")
+        answer = self._check_object(f"{commit}:{folder}" if folder else f"{commit}^{{tree}}")
+        tree = answer.split(" ")[0]
+        if not FULL_SHA.fullmatch(tree):
+            return False
+        links = self._links.get(tree)
+        if links is None:
+            raw = self.repo.odb.stream(bytes.fromhex(tree)).read()
+            names: frozenset[str] = frozenset()
+            if b"120000 " in raw:  # else no entry can be a link: no need to parse
+                names = frozenset(
+                    entry_name.decode("utf-8", "surrogateescape")
+                    for entry_name, mode in _tree_modes(raw)
+                    if mode == b"120000"
+                )
+            links = self._links.put(tree, names)
+        return name in links
+
     def _check_object(self, name: str) -> str:
         process = getattr(self._local, "batch_check", None)
         if process is None or process.poll() is not None:
-            process = subprocess.Popen(
-                ["git", "cat-file", "--batch-check"],
-                cwd=self.path,
+            process = command.popen(
+                self.path,
+                ["cat-file", "--batch-check"],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.DEVNULL,
@@ -431,12 +474,7 @@ class GitStore:
         return found
 
     def is_ancestor(self, older: str, newer: str) -> bool:
-        result = subprocess.run(
-            ["git", "merge-base", "--is-ancestor", older, newer],
-            cwd=self.path,
-            capture_output=True,
-            check=False,
-        )
+        result = command.run(self.path, ["merge-base", "--is-ancestor", older, newer])
         return result.returncode == 0
 
     def diff(self, old: str, new: str, renames: bool = False) -> list[FileChange]:
@@ -454,6 +492,14 @@ class GitStore:
             position += 3 if moved else 2
             if "160000" in (old_mode, new_mode):
                 continue  # a submodule holds no content of this repository
+            if "120000" in (old_mode, new_mode):
+                # A symbolic link is never content: one that became a file is an addition,
+                # a file that became one a deletion.
+                if new_mode == "120000" and old_mode != "120000" and set(old_sha) != {"0"}:
+                    changes.append(FileChange(previous or path, "D", None, None, old_sha))
+                elif old_mode == "120000" and new_mode != "120000" and set(new_sha) != {"0"}:
+                    changes.append(FileChange(path, "A", new_sha))
+                continue
             changes.append(
                 FileChange(
                     path,
@@ -472,7 +518,6 @@ class GitStore:
             if not REVISION.fullmatch(revision):
                 raise ValueError(f"not a commit or a range of commits: {revision!r}")
         args = [
-            "git",
             "--literal-pathspecs",
             "-c",
             "core.quotepath=off",
@@ -485,9 +530,7 @@ class GitStore:
             "--",
             *pathspecs,
         ]
-        process = subprocess.Popen(
-            args, cwd=self.path, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
-        )
+        process = command.popen(self.path, args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
         assert process.stdout is not None
         current: Change | None = None
         paths: list[str] = []
@@ -570,9 +613,9 @@ class GitStore:
 
     def read_blobs(self, shas: Iterable[str]) -> Iterator[tuple[str, bytes]]:
         """(sha, content) of many blobs, streamed by one ``git cat-file --batch``."""
-        process = subprocess.Popen(
-            ["git", "cat-file", "--batch"],
-            cwd=self.path,
+        process = command.popen(
+            self.path,
+            ["cat-file", "--batch"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
@@ -607,11 +650,9 @@ class GitStore:
             writer.join()
 
     def _run(self, *args: str) -> bytes:
-        result = subprocess.run(["git", *args], cwd=self.path, capture_output=True, check=False)
+        result = command.run(self.path, args)
         if result.returncode != 0:
-            raise RepositoryError(
-                f"git {args[0]} failed: {result.stderr.decode(errors='replace').strip()}"
-            )
+            raise RepositoryError(f"git {args[0]} failed: {command.stderr_text(result)}")
         return result.stdout
 
     def first_changes(
@@ -638,6 +679,19 @@ class GitStore:
         finally:
             walk.close()  # stops git if it is still walking
         return found
+
+
+LINK_MODE = 0o120000
+
+
+def _tree_modes(data: bytes) -> Iterator[tuple[bytes, bytes]]:
+    """(name, mode) of each entry of a raw git tree object."""
+    position = 0
+    while position < len(data):
+        space = data.index(b" ", position)
+        nul = data.index(b"\0", space)
+        yield data[space + 1 : nul], data[position:space]
+        position = nul + 21
 
 
 def _split(stream, separator: bytes, size: int = 1 << 16) -> Iterator[bytes]:

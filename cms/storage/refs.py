@@ -24,3 +24,21 @@ def check_ref(ref: str) -> str:
     if not valid_ref_name(ref):
         raise BadRequest(f"{ref!r} is not a valid branch, tag or commit name", {"ref": ref})
     return ref
+
+
+# Names git gives a meaning of its own: a branch called so would shadow it or be shadowed.
+_SPECIAL = re.compile(r"[A-Z_]*HEAD|refs/.*|[0-9a-fA-F]{40}|[0-9a-fA-F]{64}")
+
+
+def check_branch_name(name: str) -> str:
+    """A name for a new branch: a valid ref name that git does not read as something else
+    (``HEAD``, ``FETCH_HEAD``, ``refs/heads/x``, or a full commit sha, which would shadow that
+    commit); else BadRequest."""
+    check_ref(name)
+    if _SPECIAL.fullmatch(name):
+        raise BadRequest(
+            f"{name!r} cannot be a branch name: git reads it as a special ref, a full ref "
+            "name or a commit sha",
+            {"name": name},
+        )
+    return name

@@ -1,27 +1,34 @@
 """One write = one commit, or nothing.
 
-``GitStore.transaction(...)`` takes the repository's write lock, reads the branch head, and
-yields a ``Transaction`` that records file writes and deletions. On a clean exit it makes exactly
-one commit through git's plumbing and moves the branch with a compare-and-swap; on an exception
-it leaves no trace.
+``GitStore.transaction(...)`` takes the repository's write lock (finishing or undoing a write
+that was interrupted, see ``journal``), reads the branch head, and yields a ``Transaction`` that
+records file writes and deletions. On a clean exit it makes exactly one commit through git's
+plumbing and moves the branch with a compare-and-swap; on an exception it leaves no trace.
 
 How "no trace" holds at every step:
 
 1. Blobs, trees and the commit are written (by gitdb, GitPython's object database) into a
    quarantine directory inside ``.git/objects``, as git's own ``receive-pack`` does. Only the
-   trees on a changed path are rewritten. A failure here deletes the quarantine: the
-   repository never saw the objects.
+   trees on a changed path are rewritten; a path through a symbolic link or a file is refused,
+   and so is a name longer than the file system takes. A failure here deletes the quarantine:
+   the repository never saw the objects.
 2. If the branch is checked out, ``git status`` limited to the touched paths checks that the
-   work tree has no local change to any of them.
-3. The objects move into the object store (renames within one file system); the names that
-   were not there before are remembered.
-4. ``git update-ref <branch> <new> <old>`` moves the branch only if it still points at the
-   commit the write was based on. If it fails, the objects moved in step 3 are removed again.
-5. The checked-out work tree and index follow: the index entries of the changed paths are set
-   and those files written from the index (``git checkout-index``), or removed. If that fails,
-   the branch is moved back and the objects removed.
+   work tree has no local change to any of them, and no folder on their way is a symbolic link.
+3. The objects move into the object store (renames within one file system). They are never
+   removed again: until a ref names them they are unreachable, which is harmless (``git gc``
+   prunes them), whereas removing an object that a reflog or the index names corrupts the
+   repository.
+4. A git lock file in the way that is not ours is a 503 naming it. The journal of the write is
+   recorded, then ``git update-ref <branch> <new> <old>`` moves the branch only if it still
+   points at the commit the write was based on.
+5. The checked-out work tree and index follow (``worktree``): the index entries of the changed
+   paths are set and those files written from the index, or removed. If that fails, the index
+   entries and files go back to the old commit's, then the branch does.
+6. The journal is removed. A process killed between 4 and 6 leaves it, and the next holder of
+   the write lock completes or undoes the step.
 
-Nothing shells out through a shell, and every path has been checked by the caller.
+No git hook runs (``command``), nothing shells out through a shell, and every path has been
+checked by the caller.
 """
 
 from __future__ import annotations
@@ -29,7 +36,6 @@ from __future__ import annotations
 import io
 import os
 import shutil
-import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
@@ -40,17 +46,14 @@ from typing import TYPE_CHECKING
 
 from gitdb import IStream, LooseObjectDB
 
-from cms.errors import CMSError, NotFound
+from cms.errors import CMSError, NotFound, Unprocessable
+from cms.storage import command, faults
 from cms.storage.git import LRU, Identity, TreeEntry
+from cms.storage.journal import record
+from cms.storage.worktree import RepositoryLocked, State, WorkTree, existing, lock_files
 
 if TYPE_CHECKING:
     from cms.storage.git import GitStore
-
-
-class GitFailure(CMSError):
-    """A git command failed while writing; nothing was changed."""
-
-    status = 500
 
 
 class WorkTreeConflict(CMSError):
@@ -105,29 +108,11 @@ class Writer:
         self.root = store.path
         self.objects = store.objects_dir
 
-    def _git(
-        self,
-        *args: str,
-        stdin: bytes | None = None,
-        env: dict[str, str] | None = None,
-        check: bool = True,
-    ) -> str:
-        result = subprocess.run(
-            ["git", *args],
-            cwd=self.root,
-            input=stdin,
-            capture_output=True,
-            env={**os.environ, **(env or {}), "GIT_TERMINAL_PROMPT": "0"},
-            check=False,
-        )
-        if check and result.returncode != 0:
-            message = result.stderr.decode("utf-8", "replace").strip()
-            raise GitFailure(f"git {args[0]} failed: {message}")
-        return result.stdout.decode("utf-8", "surrogateescape")
-
     def commit(
         self, tx: Transaction, message: str, author: Identity, committer: Identity
     ) -> Commit:
+        for path in tx.changes:
+            check_name_lengths(path)
         quarantine = Path(tempfile.mkdtemp(prefix="incoming-cms-", dir=self.objects))
         try:
             objects = LooseObjectDB(str(quarantine))
@@ -139,8 +124,9 @@ class Writer:
             changes = {path: blobs.get(path) for path in tx.changes}
             base_tree = self.store.repo.commit(tx.base).tree.binsha
             modes: dict[str, int] = {}
+            old: dict[str, State | None] = dict.fromkeys(tx.changes)
             encoded = {p.encode("utf-8", "surrogateescape"): b for p, b in changes.items()}
-            tree = self._tree(base_tree, encoded, objects, modes=modes)
+            tree = self._tree(base_tree, encoded, objects, modes=modes, old=old)
             if tree is None:  # the change removed every file
                 tree = bytes.fromhex(_store(objects, b"tree", b""))
             new = _store(
@@ -149,24 +135,60 @@ class Writer:
             checked_out = self.store.checked_out_branch() == tx.branch
             if checked_out:
                 self._check_work_tree(tx)
-            moved = self._migrate(quarantine)
+            self._migrate(quarantine)
         finally:
             shutil.rmtree(quarantine, ignore_errors=True)
-        try:
-            self._git("update-ref", f"refs/heads/{tx.branch}", new, tx.base)
-        except GitFailure:
-            self._remove(moved)
-            raise BranchMoved(
-                f"branch {tx.branch!r} moved while this write was made; nothing was written"
-            ) from None
+        states = {
+            path: State(modes.get(path, 0o100644), blob) if blob else None
+            for path, blob in changes.items()
+        }
+        here = self.store.head_branch() == tx.branch
+        held = existing(
+            lock_files(self.store.git_dir, self.store.common_dir, tx.branch, here, checked_out)
+        )
+        if held:
+            raise RepositoryLocked(held[0], self.root)
+        self.store.journal.write(record(tx.branch, tx.base, new, old, states, checked_out))
+        faults.reached("before-ref")
+        moved = command.run(self.root, ["update-ref", f"refs/heads/{tx.branch}", new, tx.base])
+        if moved.returncode != 0:
+            self.store.journal.clear()
+            self._refused(tx.branch, command.stderr_text(moved))
+        faults.reached("after-ref")
         if checked_out:
+            tree_ = WorkTree(self.root)
             try:
-                self._update_work_tree(changes, modes)
-            except CMSError:
-                self._git("update-ref", f"refs/heads/{tx.branch}", tx.base, new, check=False)
-                self._remove(moved)
+                faults.reached("work-tree")
+                tree_.apply(states)
+            except Exception as exc:
+                self._roll_back(tree_, tx, new, old)
+                if isinstance(exc, CMSError):
+                    raise WorkTreeConflict(
+                        "the checked-out work tree could not take this write; nothing was written",
+                        {"git": exc.message},
+                    ) from None
                 raise
+        faults.reached("before-done")
+        self.store.journal.clear()
         return Commit(new, tx.base, tuple(tx.changes))
+
+    def _refused(self, branch: str, message: str) -> None:
+        held = existing(lock_files(self.store.git_dir, self.store.common_dir, branch, True, True))
+        if held:
+            raise RepositoryLocked(held[0], self.root)
+        raise BranchMoved(
+            f"branch {branch!r} moved while this write was made; nothing was written",
+            {"git": message} if "lock" in message else None,
+        )
+
+    def _roll_back(
+        self, tree: WorkTree, tx: Transaction, new: str, old: dict[str, State | None]
+    ) -> None:
+        """Put the index entries, files and branch back as they were before the write."""
+        tree.apply(old)
+        back = command.run(self.root, ["update-ref", f"refs/heads/{tx.branch}", tx.base, new])
+        if back.returncode == 0:
+            self.store.journal.clear()
 
     # -- trees ----------------------------------------------------------------------------------
 
@@ -177,11 +199,14 @@ class Writer:
         objects: LooseObjectDB,
         prefix: bytes = b"",
         modes: dict[str, int] | None = None,
+        old: dict[str, State | None] | None = None,
     ) -> bytes | None:
         """The id of ``tree`` with ``changes`` (path → blob sha, or None to delete) applied;
         None when the result is empty. Only the trees on a changed path are read and written:
         a one-file change in a folder of 10,000 files rewrites two trees. The mode each
-        written path ends up with is put in ``modes``."""
+        written path ends up with is put in ``modes``, and what each changed path held before
+        in ``old``. A path that goes through a symbolic link, a file or a submodule, or that
+        would replace one, is refused."""
         entries = dict(self._entries(tree)) if tree else {}
         here: dict[bytes, str | None] = {}
         below: dict[bytes, dict[bytes, str | None]] = {}
@@ -192,18 +217,26 @@ class Writer:
             else:
                 here[head] = blob
         for name, blob in here.items():
+            path = (prefix + name).decode("utf-8", "surrogateescape")
+            current = entries.get(name)
+            if current is not None and current[0] not in FILE_MODES:
+                raise _not_a_file(path, current[0])
+            if old is not None and current is not None:
+                old[path] = State(int(current[0], 8), current[1].hex())
             if blob is None:
                 entries.pop(name, None)
                 continue
-            mode = entries[name][0] if name in entries else BLOB_MODE
-            mode = BLOB_MODE if mode == TREE_MODE else mode
+            mode = current[0] if current is not None else BLOB_MODE
             entries[name] = (mode, bytes.fromhex(blob))
             if modes is not None:
-                modes[(prefix + name).decode("utf-8", "surrogateescape")] = int(mode, 8)
+                modes[path] = int(mode, 8)
         for name, sub_changes in below.items():
             current = entries.get(name)
-            sub_tree = current[1] if current and current[0] == TREE_MODE else None
-            new_sub = self._tree(sub_tree, sub_changes, objects, prefix + name + b"/", modes)
+            if current is not None and current[0] != TREE_MODE:
+                path = (prefix + name).decode("utf-8", "surrogateescape")
+                raise _not_a_file(path, current[0])
+            sub_tree = current[1] if current else None
+            new_sub = self._tree(sub_tree, sub_changes, objects, prefix + name + b"/", modes, old)
             if new_sub is None:
                 entries.pop(name, None)
             else:
@@ -227,9 +260,8 @@ class Writer:
 
     # -- objects --------------------------------------------------------------------------------
 
-    def _migrate(self, quarantine: Path) -> list[Path]:
-        """Move the quarantined loose objects into the object store; the ones that were new."""
-        moved: list[Path] = []
+    def _migrate(self, quarantine: Path) -> None:
+        """Move the quarantined loose objects into the object store."""
         for folder in sorted(quarantine.iterdir()):
             if not folder.is_dir() or len(folder.name) != 2:
                 continue
@@ -240,13 +272,6 @@ class Writer:
                 if target.exists():
                     continue
                 os.replace(item, target)
-                moved.append(target)
-        return moved
-
-    @staticmethod
-    def _remove(paths: list[Path]) -> None:
-        for path in paths:
-            path.unlink(missing_ok=True)
 
     # -- the work tree --------------------------------------------------------------------------
 
@@ -254,19 +279,30 @@ class Writer:
         """No local change (staged, unstaged, or an untracked file in the way) to any file this
         write touches. ``git status`` is limited to the tracked ones and takes no lock; a path
         the branch does not have yet must simply not exist in the work tree."""
+        tree = WorkTree(self.root)
+        linked = {path: tree.link_in_path(path) for path in tx.changes}
+        if any(linked.values()):
+            raise WorkTreeConflict(
+                "a folder on the way to a file this write touches is a symbolic link in the "
+                "work tree; nothing was written",
+                {"paths": sorted(p for p, link in linked.items() if link)},
+            )
         tracked = [path for path in tx.changes if self.store.blob_at(tx.base, path) is not None]
         dirty = [path for path in tx.changes if path not in tracked and self._exists(path)]
         if tracked:
-            status = self._git(
-                "--no-optional-locks",
-                "status",
-                "--porcelain=v1",
-                "-z",
-                "--untracked-files=no",
-                "--",
-                *tracked,
-                check=False,
-            )
+            status = command.run(
+                self.root,
+                [
+                    "--no-optional-locks",
+                    "--literal-pathspecs",
+                    "status",
+                    "--porcelain=v1",
+                    "-z",
+                    "--untracked-files=no",
+                    "--",
+                    *tracked,
+                ],
+            ).stdout.decode("utf-8", "surrogateescape")
             dirty += [record[3:] for record in status.split("\0") if len(record) > 3]
         if dirty:
             raise WorkTreeConflict(
@@ -278,34 +314,34 @@ class Writer:
     def _exists(self, path: str) -> bool:
         return os.path.lexists(self.root / path)
 
-    def _update_work_tree(self, changes: dict[str, str | None], modes: dict[str, int]) -> None:
-        """Set the index entries of the changed paths, then write those files from the index
-        (smudge filters and line endings applied as a checkout would) or remove them."""
-        listing = "".join(
-            f"{modes.get(path, 0o100644):o} {blob} 0\t{path}\0"
-            if blob
-            else f"0 {'0' * 40}\t{path}\0"
-            for path, blob in changes.items()
-        )
-        try:
-            self._git("update-index", "-z", "--index-info", stdin=listing.encode())
-            written = [path for path, blob in changes.items() if blob]
-            if written:
-                self._git("checkout-index", "-f", "-q", "--", *written)
-        except GitFailure as exc:
-            raise WorkTreeConflict(
-                "the checked-out work tree could not take this write; nothing was written",
-                {"git": exc.message},
-            ) from None
-        for path, blob in changes.items():
-            if blob is None:
-                target = self.root / path
-                target.unlink(missing_ok=True)
-                _remove_empty_parents(target.parent, self.root)
-
 
 BLOB_MODE = b"100644"
 TREE_MODE = b"40000"
+FILE_MODES = (BLOB_MODE, b"100755")
+# The longest name of one file or folder most file systems take, in bytes.
+MAX_NAME_BYTES = 255
+
+
+def check_name_lengths(path: str) -> None:
+    """A 422 for a path with a name longer than the file system takes (in bytes, not
+    characters: 200 two-byte characters are 400 bytes)."""
+    for part in path.split("/"):
+        size = len(part.encode("utf-8", "surrogateescape"))
+        if size > MAX_NAME_BYTES:
+            raise Unprocessable(
+                f"the file name {part[:40]!r}... is {size} bytes long; file systems take at "
+                f"most {MAX_NAME_BYTES}",
+                {"path": path},
+            )
+
+
+def _not_a_file(path: str, mode: bytes) -> CMSError:
+    kinds = {b"120000": "a symbolic link", b"160000": "a submodule", TREE_MODE: "a folder"}
+    kind = kinds.get(mode, "not a regular file")
+    return Unprocessable(
+        f"{path!r} is {kind} in the repository; this server writes only regular files",
+        {"path": path},
+    )
 
 
 def parse_tree(data: bytes) -> dict[bytes, tuple[bytes, bytes]]:
@@ -362,15 +398,6 @@ def _commit_object(
     return text.encode("utf-8")
 
 
-def _remove_empty_parents(folder: Path, root: Path) -> None:
-    while folder != root and root in folder.parents:
-        try:
-            folder.rmdir()
-        except OSError:
-            return
-        folder = folder.parent
-
-
 @contextmanager
 def transaction(
     store: GitStore,
@@ -384,7 +411,7 @@ def transaction(
     The commit made is left on the transaction as ``tx.result`` (None when nothing changed);
     ``tx.message`` may be set inside the block, once the change is known.
     """
-    with store.write_lock.hold():
+    with store.writing():
         try:
             base = store.resolve_branch(branch)
         except NotFound:

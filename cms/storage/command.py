@@ -1,0 +1,75 @@
+"""Running git: one place that sets the environment of every git process the server starts.
+
+The server never executes code from the content repository. Hooks (``.git/hooks`` or
+``core.hooksPath``: ``reference-transaction``, ``post-index-change``...) and ``core.fsmonitor``
+would run programs named by the repository, so every git process gets them switched off through
+``GIT_CONFIG_COUNT`` (which outranks every configuration file). No process waits for a
+password, opens a pager or reads the terminal.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+# Configuration forced on every git process the server runs (git 2.31+ reads these variables).
+FORCED_CONFIG = (
+    ("core.hooksPath", os.devnull),
+    ("core.fsmonitor", "false"),
+    ("core.pager", "cat"),
+)
+
+
+def environment(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment of a git process: the server's, with hooks and prompts switched off."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith("GIT_CONFIG_") or key in ("GIT_CONFIG_NOSYSTEM",)
+    }
+    env.update(extra or {})
+    env["GIT_TERMINAL_PROMPT"] = "0"
+    env["GIT_PAGER"] = "cat"
+    env["GIT_CONFIG_COUNT"] = str(len(FORCED_CONFIG))
+    for number, (key, value) in enumerate(FORCED_CONFIG):
+        env[f"GIT_CONFIG_KEY_{number}"] = key
+        env[f"GIT_CONFIG_VALUE_{number}"] = value
+    return env
+
+
+def forced_variables() -> dict[str, str]:
+    """Only the variables that ``environment`` adds (for GitPython's ``update_environment``)."""
+    full = environment()
+    return {
+        key: full[key]
+        for key in full
+        if key.startswith("GIT_CONFIG_") or key in ("GIT_TERMINAL_PROMPT", "GIT_PAGER")
+    }
+
+
+def run(
+    root: Path,
+    args: Sequence[str],
+    stdin: bytes | None = None,
+    env: Mapping[str, str] | None = None,
+) -> subprocess.CompletedProcess:
+    """``git <args>`` in ``root``, its output captured; never raises for git's exit code."""
+    return subprocess.run(
+        ["git", *args],
+        cwd=root,
+        input=stdin,
+        capture_output=True,
+        env=environment(env),
+        check=False,
+    )
+
+
+def popen(root: Path, args: Sequence[str], **options) -> subprocess.Popen:
+    """A long-running ``git <args>`` in ``root`` (cat-file batches, log walks)."""
+    return subprocess.Popen(["git", *args], cwd=root, env=environment(), **options)
+
+
+def stderr_text(result: subprocess.CompletedProcess) -> str:
+    return (result.stderr or b"").decode("utf-8", "replace").strip()
