@@ -2,13 +2,19 @@
 
 A token is 32 random bytes (URL-safe base64) behind a prefix: ``cms_<id>_<secret>``. Only a
 SHA-256 of the secret is stored (a high-entropy secret needs no slow hash); the presented
-secret's hash is compared with ``hmac.compare_digest``. The file is replaced atomically and
-read again when it changes, so ``cms tokens create`` takes effect without a restart.
+secret's hash is compared with ``hmac.compare_digest``.
+
+Every change (``cms tokens create`` or ``revoke``, from any process) reads, changes and replaces
+the file under an exclusive ``flock`` on ``tokens.json.lock``, so concurrent changes never lose
+one another. Every check reads the file's bytes again (a few hundred bytes a token) and parses
+them only when they changed: once a revoke has returned, no worker accepts the token, whatever
+the file system's timestamp resolution.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import hashlib
 import hmac
 import json
@@ -16,6 +22,8 @@ import os
 import secrets
 import tempfile
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -50,21 +58,33 @@ class TokenStore:
     def __init__(self, folder: Path) -> None:
         self.path = folder / "tokens.json"
         self._lock = threading.Lock()
-        self._seen: tuple[int, int] | None = None
+        self._seen: bytes | None = None
         self._tokens: dict[str, Token] = {}
 
     def _load(self) -> dict[str, Token]:
         try:
-            stat = self.path.stat()
+            data = self.path.read_bytes()
         except FileNotFoundError:
             return {}
-        key = (stat.st_mtime_ns, stat.st_size)
         with self._lock:
-            if key != self._seen:
-                raw = json.loads(self.path.read_text(encoding="utf-8"))
+            if data != self._seen:
+                raw = json.loads(data.decode("utf-8"))
                 self._tokens = {t["id"]: Token(**t) for t in raw.get("tokens", [])}
-                self._seen = key
+                self._seen = data
             return self._tokens
+
+    @contextmanager
+    def _changing(self) -> Iterator[dict[str, Token]]:
+        """The tokens, to change in place and save, with every other change kept out."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(self.path.with_name("tokens.json.lock"), os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX)
+            tokens = dict(self._load())
+            yield tokens
+            self._save(tokens)
+        finally:
+            os.close(descriptor)  # releases the lock
 
     def _save(self, tokens: dict[str, Token]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -83,31 +103,30 @@ class TokenStore:
             raise BadRequest(f"role must be one of {', '.join(ROLES)}")
         if not name.strip():
             raise BadRequest("a token needs a name")
-        token_id = secrets.token_hex(4)
         secret = secrets.token_urlsafe(32)
-        token = Token(
-            id=token_id,
-            name=name.strip(),
-            email=(email or f"{token_id}@tokens.cms.invalid").strip(),
-            role=role,
-            hash=_digest(secret),
-            created_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        )
-        tokens = dict(self._load())
-        tokens[token_id] = token
-        self._save(tokens)
+        with self._changing() as tokens:
+            token_id = secrets.token_hex(4)
+            while token_id in tokens:
+                token_id = secrets.token_hex(4)
+            token = Token(
+                id=token_id,
+                name=name.strip(),
+                email=(email or f"{token_id}@tokens.cms.invalid").strip(),
+                role=role,
+                hash=_digest(secret),
+                created_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            )
+            tokens[token_id] = token
         return token, f"cms_{token_id}_{secret}"
 
     def list(self) -> list[Token]:
         return list(self._load().values())
 
     def revoke(self, token_id: str) -> Token:
-        tokens = dict(self._load())
-        if token_id not in tokens:
-            raise NotFound(f"no token {token_id!r}")
-        token = tokens.pop(token_id)
-        self._save(tokens)
-        return token
+        with self._changing() as tokens:
+            if token_id not in tokens:
+                raise NotFound(f"no token {token_id!r}")
+            return tokens.pop(token_id)
 
     def check(self, presented: str) -> Token | None:
         """The token a bearer value names, or None. Constant time in the secret."""
