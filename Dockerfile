@@ -19,4 +19,4 @@ ENV CMS_INSTANCE=/data/instance \
 # unset to serve the sample site seeded into /data/instance/site.
 EXPOSE 8000
 CMD ["gunicorn", "--bind", "0.0.0.0:8000", "--workers", "2", "--threads", "4", \
-     "--worker-class", "gthread", "cms:create_app()"]
+     "--worker-class", "gthread", "--no-control-socket", "cms:create_app()"]

@@ -50,6 +50,9 @@ def serve(host: str, port: int, workers: int, threads: int) -> None:
             self.cfg.set("threads", threads)
             self.cfg.set("worker_class", "gthread")
             self.cfg.set("accesslog", "-")
+            # gunicorn 25+ opens a control socket shared by every server of the user
+            # (~/.gunicorn/gunicorn.ctl): stopping one server would break another's.
+            self.cfg.set("control_socket_disable", True)
 
         def load(self):
             return create_app()
@@ -252,7 +255,7 @@ def openapi_document() -> str:
     app = Flask("cms")
     app.config.update(DOCS_CONFIG)
     api = Api(app)
-    register_blueprints(api)
+    register_blueprints(app, api)
     return json.dumps(api.spec.to_dict(), ensure_ascii=False, indent=2, sort_keys=True) + "\n"
 
 

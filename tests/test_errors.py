@@ -19,8 +19,10 @@ def assert_error_shape(response, status: int) -> dict:
 
 
 def test_method_not_allowed_and_unknown_paths(client) -> None:
-    assert_error_shape(client.delete("/api/v1/refs"), 405)
-    assert_error_shape(client.get("/api/v1/"), 404)
+    refused = client.delete("/api/v1/refs")
+    assert_error_shape(refused, 405)
+    assert set(refused.headers["Allow"].split(", ")) == {"GET", "HEAD", "OPTIONS"}
+    assert assert_error_shape(client.get("/api/v1/"), 404)["message"]
     assert_error_shape(client.get("/api/v2/collections"), 404)
 
 
@@ -34,7 +36,8 @@ def test_an_unexpected_failure_is_a_json_500(sample_repo, tmp_path, monkeypatch)
     response = app.test_client().get("/api/v1/collections/pages/entries/accueil")
     body = assert_error_shape(response, 500)
     assert "disk on fire" not in response.get_data(as_text=True)
-    assert body == {"code": 500, "status": "Internal Server Error"}
+    assert body["code"] == 500 and body["status"] == "Internal Server Error"
+    assert body["message"].startswith("The server encountered an internal error")
 
 
 @pytest.mark.parametrize(

@@ -8,8 +8,11 @@ from flask import Flask, Response, g, request
 from flask_smorest import Api
 
 from cms.api import branches, changesets, collections, entries, history, refs, search
+from cms.api.bodies import init_bodies
+from cms.api.converters import CONVERTERS
 from cms.api.cors import init_cors
 from cms.api.errors import init_errors
+from cms.api.spec import declare_errors
 from cms.auth import TokenStore
 from cms.content import ContentService
 from cms.content.changes import EntryWriter
@@ -60,13 +63,17 @@ DOCS_POLICY = (
 )
 
 
-def register_blueprints(api: Api) -> None:
+def register_blueprints(app: Flask, api: Api) -> None:
+    for name, converter in CONVERTERS.items():
+        app.url_map.converters[name] = converter
+        api.register_converter(converter, lambda _converter: {"type": "string"})
     api.spec.components.security_scheme(
         "bearer",
         {"type": "http", "scheme": "bearer", "description": "A token from `cms tokens create`."},
     )
     for module in (collections, entries, history, changesets, branches, search, refs):
         api.register_blueprint(module.blp)
+    declare_errors(api.spec)
 
 
 def init_api(app: Flask, service: ContentService, catalog: Catalog) -> Api:
@@ -86,8 +93,9 @@ def init_api(app: Flask, service: ContentService, catalog: Catalog) -> Api:
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
 
     api = Api(app)
-    register_blueprints(api)
+    register_blueprints(app, api)
     init_errors(app)
+    init_bodies(app)
     init_cors(app, tuple(app.config.get("CMS_CORS_ORIGINS") or ()))
 
     @app.after_request

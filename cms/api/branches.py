@@ -86,7 +86,7 @@ class BranchList(MethodView):
         return response
 
 
-@blp.route("/<path:name>")
+@blp.route("/<resource:name>")
 class BranchDetail(MethodView):
     @blp.doc(security=SECURITY)
     @blp.response(204)

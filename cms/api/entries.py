@@ -8,6 +8,7 @@ from urllib.parse import urlencode
 from flask import Response, current_app, g, request, url_for
 from flask.views import MethodView
 from flask_smorest import Blueprint
+from werkzeug.urls import iri_to_uri
 
 from cms.api import params
 from cms.api.auth import require
@@ -96,8 +97,10 @@ def branch_arg() -> str | None:
 def if_match() -> list[str] | None:
     if "If-Match" not in request.headers:
         return None
+    # RFC 9110: If-Match compares strongly, so a weak tag (W/"...") never matches; werkzeug
+    # parses the header (an empty or malformed tag matches nothing).
     tags = request.if_match
-    return ["*"] if tags.star_tag else sorted(tags.as_set(include_weak=True))
+    return ["*"] if tags.star_tag else sorted(tag for tag in tags.as_set() if tag)
 
 
 def write_response(written: Written, status: int) -> Response:
@@ -134,7 +137,7 @@ def pagination_headers(page: Page, pin: dict[str, str] | None = None) -> dict[st
     if page.page < page.total_pages:
         meta["next_page"] = page.page + 1
     links = []
-    base = request.base_url
+    base = iri_to_uri(request.base_url)  # a header is Latin-1: the path percent-encoded
     pages = {"first": 1, "last": page.total_pages}
     if "previous_page" in meta:
         pages["prev"] = meta["previous_page"]
@@ -243,7 +246,7 @@ class EntryRestore(MethodView):
         return write_response(written, 200)
 
 
-@blp.route("/<string:collection>/entries/<path:slug>")
+@blp.route("/<string:collection>/entries/<resource:slug>")
 class EntryDetail(MethodView):
     @blp.doc(parameters=[params.REF, params.RENDER])
     @blp.response(200, EntrySchema, headers={"X-Content-Commit": COMMIT_HEADER})

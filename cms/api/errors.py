@@ -5,7 +5,8 @@ from __future__ import annotations
 from http import HTTPStatus
 from typing import Any
 
-from flask import Flask, Response, current_app, json
+from flask import Flask, Response, current_app, json, request
+from werkzeug.exceptions import HTTPException
 
 from cms.errors import CMSError
 
@@ -28,8 +29,30 @@ def handle_cms_error(error: CMSError) -> Response:
         response.headers["WWW-Authenticate"] = 'Bearer realm="cms"'
     if error.status == 503:
         response.headers["Retry-After"] = str(error.errors.get("retry_after", 1))
+    if error.status == 405 and request.url_rule is not None:
+        # The resource exists, but this collection refuses the method: the others stand.
+        allowed = set(request.url_rule.methods or ()) - {request.method}
+        response.headers["Allow"] = ", ".join(sorted(allowed))
+    return response
+
+
+def handle_http_exception(error: HTTPException) -> Response:
+    """werkzeug's and webargs's errors (404 of an unknown URL, 405, 413, 400 of a body that is
+    not JSON...) in the same shape, always with a message, and with their headers (``Allow``
+    on a 405)."""
+    code = error.code or 500
+    data = getattr(error, "data", None) or {}
+    message = data.get("message") or error.description or HTTPStatus(code).phrase
+    errors = data.get("errors") or data.get("messages")
+    response = error_response(code, message, errors)
+    for key, value in error.get_headers():
+        if key.lower() != "content-type":
+            response.headers[key] = value
+    for key, value in (data.get("headers") or {}).items():
+        response.headers[key] = value
     return response
 
 
 def init_errors(app: Flask) -> None:
     app.register_error_handler(CMSError, handle_cms_error)
+    app.register_error_handler(HTTPException, handle_http_exception)

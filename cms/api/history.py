@@ -30,7 +30,7 @@ CHANGES = {"A": "added", "M": "modified", "T": "modified", "D": "deleted", "R": 
 FROM = params.query(
     "from",
     "The older side: a branch, tag or commit.",
-    {"type": "string"},
+    {"type": "string", "minLength": 1},
     required=True,
     example="main",
 )
@@ -42,8 +42,9 @@ TO = params.query(
 )
 SINCE = params.query(
     "since",
-    "The commit of the last sync (the `next` it returned). Omitted: every entry, as added.",
-    {"type": "string", "pattern": "^[0-9a-f]{4,40}$"},
+    "The commit of the last sync (the `next` it returned). Omitted or empty: every entry, "
+    "as added.",
+    {"type": "string", "pattern": "^([0-9a-fA-F]{4,40})?$"},
     example="478d0a2abbe86093c90f2c5cb21c7f9caba47634",
 )
 

@@ -17,7 +17,11 @@ REF = query(
     {"type": "string"},
     example="main",
 )
-PAGE = query("page", "Page number, from 1.", {"type": "integer", "minimum": 1, "default": 1})
+PAGE = query(
+    "page",
+    "Page number, from 1.",
+    {"type": "integer", "minimum": 1, "maximum": 1_000_000, "default": 1},
+)
 PAGE_SIZE = query(
     "page_size",
     "Entries per page.",
@@ -57,7 +61,7 @@ Q = query(
     "q",
     "Full-text search: only the entries whose title, text fields or body hold every word "
     "(as a prefix; case and accents do not matter), best first unless `sort` is given.",
-    {"type": "string", "maxLength": 500},
+    {"type": "string", "minLength": 1, "maxLength": 500, "pattern": "\\S"},
     example="perennisation",
 )
 COLLECTION = query(

@@ -35,7 +35,9 @@ def json_response(
 ) -> Response:
     """A 200 with the body, or a 304 when ``If-None-Match`` names this ``etag``."""
     g.content_commit = commit
-    if etag in request.if_none_match:
+    # RFC 9110: If-None-Match compares weakly, so W/"..." (what a proxy that compressed the
+    # answer sends back) is a match too.
+    if request.if_none_match.contains_weak(etag):
         response = Response(status=304)
     else:
         response = Response(body, status=200, mimetype="application/json")

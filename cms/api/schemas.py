@@ -3,9 +3,20 @@ these schemas document it in the OpenAPI spec."""
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields
+from marshmallow import Schema, fields, validate
+
+from cms.content.changes import MAX_MESSAGE
 
 SHA = {"pattern": "^[0-9a-f]{40}$", "example": "478d0a2abbe86093c90f2c5cb21c7f9caba47634"}
+
+
+def commit_message(description: str, required: bool = False, **metadata: object) -> fields.String:
+    """A commit message: 1 to 10,000 characters, not only white space."""
+    return fields.String(
+        required=required,
+        validate=[validate.Length(1, MAX_MESSAGE), validate.Regexp(r"[\s\S]*\S")],
+        metadata={"description": description, **metadata},
+    )
 
 
 class ProblemSchema(Schema):
@@ -111,19 +122,13 @@ class EntryCreateSchema(Schema):
         metadata={"description": "The front matter, checked against the collection's fields."},
     )
     body = fields.String(metadata={"description": "The text after the front matter."})
-    message = fields.String(
-        metadata={
-            "description": "Commit message. Default: Decap's, `Create <collection> “<slug>”`."
-        }
-    )
+    message = commit_message("Commit message. Default: Decap's, `Create <collection> “<slug>”`.")
 
 
 class EntryReplaceSchema(Schema):
     fields_ = fields.Dict(data_key="fields", required=True)
     body = fields.String(metadata={"description": "The new body; omitted means empty."})
-    message = fields.String(
-        metadata={"description": "Commit message. Default: `Update <collection> “<slug>”`."}
-    )
+    message = commit_message("Commit message. Default: `Update <collection> “<slug>”`.")
 
 
 class EntryPatchSchema(Schema):
@@ -137,7 +142,7 @@ class EntryPatchSchema(Schema):
         },
     )
     body = fields.String(allow_none=True, metadata={"description": "A new body."})
-    message = fields.String()
+    message = commit_message("Commit message. Default: `Update <collection> “<slug>”`.")
 
 
 class SearchHitSchema(Schema):
@@ -231,7 +236,7 @@ class RestoreSchema(Schema):
             "example": "7c23029ac805882ffe390d4c5d93b8108942e6bc",
         },
     )
-    message = fields.String(metadata={"description": "The commit message."})
+    message = commit_message("The commit message.")
 
 
 class OperationSchema(Schema):
@@ -249,7 +254,7 @@ class OperationSchema(Schema):
 
 
 class ChangesetSchema(Schema):
-    message = fields.String(required=True, metadata={"example": "Rentrée 2026: programme"})
+    message = commit_message("The commit message.", required=True, example="Rentrée 2026")
     base = fields.String(
         metadata={"description": "The commit the changes were prepared against.", **SHA}
     )
@@ -292,7 +297,7 @@ class BranchCreateSchema(Schema):
 
 
 class PublishSchema(Schema):
-    message = fields.String(metadata={"description": "The merge commit's message."})
+    message = commit_message("The merge commit's message.")
 
 
 class PublishedSchema(Schema):

@@ -23,7 +23,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.constructor import DuplicateKeyError, SafeConstructor
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
-from cms.model.values import plain
+from cms.model.values import MAX_DEPTH, TooComplex, check_shape, plain
 
 _YAML_OPEN = re.compile(r"---[ \t]*\r?\n")
 _YAML_CLOSE = re.compile(r"^(?:---|\.\.\.)[ \t]*(?:\r?\n|\Z)", re.MULTILINE)
@@ -156,9 +156,29 @@ def _parse_front_matter(text: str, fmt: str) -> Document:
 def _json_object_end(text: str) -> int | None:
     try:
         _, end = json.JSONDecoder().raw_decode(text)
+    except RecursionError:
+        return _deep_json_end(text)
     except ValueError:
         return None
     return end
+
+
+def _deep_json_end(text: str) -> int | None:
+    """Where a JSON object too deep for the parser ends (brackets counted outside strings),
+    so that it is still told apart from the body and reported as too deep."""
+    depth = 0
+    for match in _JSON_TOKENS.finditer(text):
+        token = match.group()
+        if token in "{[":
+            depth += 1
+        elif token in "}]":
+            depth -= 1
+            if depth == 0:
+                return match.end()
+    return None
+
+
+_JSON_TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"|[{}\[\]]')
 
 
 def _load_yaml(matter: str, line_offset: int, problems: list[str]) -> dict[str, Any]:
@@ -199,6 +219,9 @@ def _load_yaml_lenient(matter: str, problems: list[str]) -> dict[str, Any]:
 def _load_json(text: str, problems: list[str]) -> dict[str, Any]:
     try:
         data = json.loads(text)
+    except RecursionError:
+        problems.append(f"the front matter is not read: nested more than {MAX_DEPTH} levels deep")
+        return {}
     except ValueError as exc:
         problems.append(f"invalid JSON: {exc}")
         return {}
@@ -208,6 +231,9 @@ def _load_json(text: str, problems: list[str]) -> dict[str, Any]:
 def _load_toml(text: str, problems: list[str]) -> dict[str, Any]:
     try:
         data = tomllib.loads(text)
+    except RecursionError:
+        problems.append(f"the front matter is not read: nested more than {MAX_DEPTH} levels deep")
+        return {}
     except tomllib.TOMLDecodeError as exc:
         problems.append(f"invalid TOML: {exc}")
         return {}
@@ -219,5 +245,10 @@ def _mapping(data: Any, problems: list[str]) -> dict[str, Any]:
         return {}
     if not isinstance(data, dict):
         problems.append("the front matter is not a mapping of fields")
+        return {}
+    try:
+        check_shape(data)
+    except TooComplex as exc:
+        problems.append(f"the front matter is not read: {exc}")
         return {}
     return plain(data)

@@ -8,9 +8,12 @@ never invalid; losing it only costs parsing again.
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,13 +54,36 @@ def parse_blob(raw: bytes, fmt: str) -> tuple[str, str, str]:
 
 
 def connect(path: Path | str) -> sqlite3.Connection:
-    """A connection in WAL mode that waits for other writers instead of failing."""
+    """A connection in WAL mode that waits for other writers instead of failing.
+
+    Switching a new file to WAL takes an exclusive lock that SQLite does not wait for, so
+    processes starting at once (gunicorn's workers) could fail with "database is locked": the
+    switch is made once, under an exclusive ``flock`` of a file beside the database, and only
+    when the file is not in WAL mode yet (the mode is stored in the file).
+    """
     connection = sqlite3.connect(path, timeout=60, isolation_level=None, check_same_thread=False)
     connection.execute("PRAGMA busy_timeout = 60000")
     if str(path) != ":memory:":
-        connection.execute("PRAGMA journal_mode = WAL")
+        if connection.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+            descriptor = os.open(f"{path}.init-lock", os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                fcntl.flock(descriptor, fcntl.LOCK_EX)
+                _retry_while_locked(lambda: connection.execute("PRAGMA journal_mode = WAL"))
+            finally:
+                os.close(descriptor)
         connection.execute("PRAGMA synchronous = NORMAL")
     return connection
+
+
+def _retry_while_locked(action, attempts: int = 200) -> None:
+    for attempt in range(attempts):
+        try:
+            action()
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == attempts - 1:
+                raise
+            time.sleep(0.02)
 
 
 class Documents:

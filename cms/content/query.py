@@ -24,6 +24,9 @@ PSEUDO_FIELDS = ("slug", "path")
 MAX_PAGE_SIZE = 100
 DEFAULT_PAGE_SIZE = 20
 MAX_SEARCH_LENGTH = 500
+MAX_PAGE = 1_000_000
+MAX_IN_VALUES = 100
+MAX_CONDITIONS = 20
 _FILTER_KEY = re.compile(r"filter\[([^\[\]]+)\](?:\[([^\[\]]+)\])?")
 _TIMESTAMP = re.compile(
     r"(\d{4})-(\d{2})-(\d{2})(?:[Tt ](\d{1,2}):(\d{2})(?::(\d{2})(\.\d+)?)?"
@@ -252,6 +255,9 @@ class Query:
                 )
                 continue
             kind = kind_of(item)
+            if len(query.conditions) + len(values) > MAX_CONDITIONS:
+                errors[name] = f"at most {MAX_CONDITIONS} filters"
+                continue
             for value in values:
                 problem = _check_value(op, value, kind)
                 if problem:
@@ -303,7 +309,7 @@ class Query:
 def paging(page: str | None, size: str | None, errors: dict[str, str]) -> tuple[int, int]:
     """(page, page_size) from their query-string values; problems go into ``errors``."""
     return (
-        positive(page, "page", 1, None, errors),
+        positive(page, "page", 1, MAX_PAGE, errors),
         positive(size, "page_size", DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, errors),
     )
 
@@ -344,6 +350,8 @@ def _known_field(
 
 
 def _check_value(op: str, value: str, kind: str) -> str | None:
+    if op == "in" and value.count(",") >= MAX_IN_VALUES:
+        return f"in takes at most {MAX_IN_VALUES} values"
     if op == "exists":
         return None if value in ("true", "false") else "exists takes true or false"
     if op in ("lt", "lte", "gt", "gte"):

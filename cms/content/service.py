@@ -8,6 +8,7 @@ once, whatever commit or branch it is read at.
 
 from __future__ import annotations
 
+import json
 import unicodedata
 from dataclasses import dataclass, replace
 from typing import Any
@@ -182,6 +183,13 @@ class Snapshot:
         return table
 
 
+def entry_weight(entry: Entry) -> int:
+    """Roughly the bytes an entry holds in memory: its body and fields as text, and a little
+    for the object itself."""
+    fields = json.dumps(entry.fields, ensure_ascii=False, separators=(",", ":"), default=str)
+    return 512 + len(entry.body) + len(fields)
+
+
 class ContentService:
     """Snapshots of one repository, with the caches they share."""
 
@@ -192,7 +200,10 @@ class ContentService:
         self.documents = documents
         self.config_path = config_path.strip("/")
         self.models: LRU[str, Model] = LRU(16)
-        self.entries: LRU[tuple[str, str, str, str], Entry] = LRU(50_000)
+        # At most 50,000 parsed entries and 128 MB of their bodies and fields.
+        self.entries: LRU[tuple[str, str, str, str], Entry] = LRU(
+            50_000, max_bytes=128 << 20, weigh=entry_weight
+        )
         self.html: LRU[tuple[str, str], str] = LRU(2_000, max_bytes=32 << 20, weigh=len)
         self.snapshots: LRU[str, Snapshot] = LRU(256)
 

@@ -79,7 +79,9 @@ def dump_mapping(data: dict[str, Any], indent_sequences: bool = True) -> str:
     for width in (80, 4096):
         stream = io.StringIO()
         _emitter(indent_sequences, width).dump(_literals(data), stream)
-        text = stream.getvalue()
+        # ruamel ends a document with `...` after a block scalar that keeps its final line
+        # breaks; between front-matter delimiters that line would close the front matter.
+        text = stream.getvalue().removesuffix("...\n")
         candidates = [_strip_line_ends(text), text] if width == 80 else [text]
         for candidate in candidates:
             if _reads_back(candidate, data):
@@ -98,7 +100,7 @@ def _strip_line_ends(text: str) -> str:
 
 def _reads_back(matter: str, data: dict[str, Any]) -> bool:
     doc = parse(f"---\n{matter}---\n")
-    return not doc.problems and _same(doc.data, data)
+    return not doc.problems and not doc.body and _same(doc.data, data)
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -108,6 +110,10 @@ def _same(a: Any, b: Any) -> bool:
 
 def new_file(data: dict[str, Any], body: str, fmt: str = "frontmatter") -> str:
     """The text of a new entry's file, in Decap's style."""
+    return reads_back(_new_file(data, body, fmt), fmt, data, body)
+
+
+def _new_file(data: dict[str, Any], body: str, fmt: str) -> str:
     if fmt == "json":
         return json.dumps(data, ensure_ascii=False, indent=2) + "\n"
     if fmt in ("yml", "yaml"):
@@ -119,13 +125,37 @@ def new_file(data: dict[str, Any], body: str, fmt: str = "frontmatter") -> str:
     return f"---\n{dump_mapping(data)}---\n{body}"
 
 
+# An empty front matter of each format: put before a body that would otherwise be read as
+# front matter (a body starting with `---`, `+++` or `{`).
+_EMPTY_MATTER = {"json-frontmatter": "{}\n", "toml-frontmatter": "+++\n+++\n"}
+
+
+def reads_back(text: str, fmt: str, data: dict[str, Any], body: str | None) -> str:
+    """``text``, checked to read back as ``data`` and ``body`` (None: not checked); a 422 if
+    it would not, so that what is written is always what was sent (a body stays a body)."""
+    document = parse(text, fmt)
+    same_body = body is None or document.served_body.strip("\r\n") == body.strip("\r\n")
+    if not document.problems and _same(document.data, data) and same_body:
+        return text
+    raise Unprocessable(
+        "this content would not read back as written (a body that looks like front matter, "
+        "or values YAML cannot hold)",
+        {"json": {"body": ["would be read as something else"]}},
+    )
+
+
 def edit_file(
     document: Document, data: dict[str, Any], body: str | None, fmt: str = "frontmatter"
 ) -> str:
     """The file's text with its fields set to ``data`` and, unless None, its body to ``body``.
 
     Only the lines of changed keys change; the body's bytes stay unless the body changed.
+    The result is checked to read back as ``data`` and ``body``.
     """
+    return reads_back(_edit_file(document, data, body, fmt), fmt, data, body)
+
+
+def _edit_file(document: Document, data: dict[str, Any], body: str | None, fmt: str) -> str:
     if fmt == "json":
         return json.dumps(data, ensure_ascii=False, indent=2) + "\n"
     if fmt in ("yml", "yaml"):
@@ -138,6 +168,8 @@ def edit_file(
         raw_body = lead + body
     if not document.head:
         if not data:
+            if parse(raw_body, fmt).served_body != raw_body.lstrip("\r\n"):
+                return _EMPTY_MATTER.get(fmt, "---\n---\n") + raw_body
             return raw_body
         return f"---\n{dump_mapping(data)}---\n{raw_body}"
     if document.head.startswith("+++") or document.problems:

@@ -137,14 +137,27 @@ class Catalog:
         index = getattr(self._local, "index", None)
         if index is not None and self._local.inode == inode:
             return index
+        if index is not None:  # a rebuild replaced the file: this thread's old one goes
+            self._forget(index.db)
+            self._local.index = None
+        if getattr(self._local, "unusable", None) == inode:
+            return None
         db = connect(self.path)
-        with self._lock:
-            self._open.append(db)
         index = Index(db, self.documents)
         if index.commit() is None:
-            return None  # an index of another version of this program
+            db.close()
+            self._local.unusable = inode  # of another version of this program: not again
+            return None
+        with self._lock:
+            self._open.append(db)
         self._local.index, self._local.inode = index, inode
         return index
+
+    def _forget(self, db: sqlite3.Connection) -> None:
+        with self._lock:
+            if db in self._open:
+                self._open.remove(db)
+        db.close()
 
     def ready(self) -> bool:
         return self._file() is not None

@@ -32,7 +32,7 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cms.errors import NotFound
+from cms.errors import CMSError, NotFound
 from cms.storage.worktree import State, WorkTree, existing, lock_files
 
 if TYPE_CHECKING:
@@ -130,7 +130,14 @@ def recover(store: GitStore) -> str | None:
             if found[path] in {_blob(target[path]), _blob(other[path])}
             and tree.link_in_path(path) is None
         ]
-        tree.apply(target, files=ours)
+        try:
+            tree.apply(target, files=ours)
+        except CMSError as exc:
+            # Left as it is, a file that could not be brought back shows as a local change,
+            # which writes to it refuse (409) until a person looks at it: better than
+            # refusing every write of the repository by failing here each time.
+            log.error("could not bring the work tree to %s: %s", entry["new"][:12], exc.message)
+            outcome += ", work tree left as it was"
     journal.clear()
     clean_quarantines(store.objects_dir)
     log.warning(

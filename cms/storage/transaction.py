@@ -156,12 +156,12 @@ class Writer:
             self._refused(tx.branch, command.stderr_text(moved))
         faults.reached("after-ref")
         if checked_out:
-            tree_ = WorkTree(self.root)
+            work_tree = WorkTree(self.root)
             try:
                 faults.reached("work-tree")
-                tree_.apply(states)
+                work_tree.apply(states)
             except Exception as exc:
-                self._roll_back(tree_, tx, new, old)
+                self._roll_back(work_tree, tx, new, old)
                 if isinstance(exc, CMSError):
                     raise WorkTreeConflict(
                         "the checked-out work tree could not take this write; nothing was written",
@@ -184,11 +184,15 @@ class Writer:
     def _roll_back(
         self, tree: WorkTree, tx: Transaction, new: str, old: dict[str, State | None]
     ) -> None:
-        """Put the index entries, files and branch back as they were before the write."""
-        tree.apply(old)
-        back = command.run(self.root, ["update-ref", f"refs/heads/{tx.branch}", tx.base, new])
-        if back.returncode == 0:
-            self.store.journal.clear()
+        """Put the index entries, files and branch back as they were before the write. The
+        branch goes back even if the work tree cannot: a file left behind then shows as a local
+        change, which later writes to it refuse (409) until a person looks at it."""
+        try:
+            tree.apply(old)
+        finally:
+            back = command.run(self.root, ["update-ref", f"refs/heads/{tx.branch}", tx.base, new])
+            if back.returncode == 0:
+                self.store.journal.clear()
 
     # -- trees ----------------------------------------------------------------------------------
 
