@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
 
-.PHONY: run test lint format openapi validate browser clean bench bench-index
+.PHONY: run test lint format openapi validate browser clean bench bench-index fuzz crash
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -54,6 +54,16 @@ SITE = bench/out/site-$(ENTRIES)-$(COMMITS)
 bench-index: $(STAMP)
 	test -d $(SITE) || $(BIN)/python bench/generate.py --entries $(ENTRIES) --commits $(COMMITS) --out $(SITE)
 	$(BIN)/python bench/index_bench.py --repo $(SITE)
+
+## Schemathesis against a real server, 10 minutes with an editor token, then 10 with an admin's.
+FUZZ_SECONDS ?= 600
+fuzz: $(STAMP)
+	$(BIN)/python bench/fuzz.py --seconds $(FUZZ_SECONDS)
+
+## SIGKILL the server at each step of a write and at 40 random moments; nothing is lost.
+CRASH_KILLS ?= 40
+crash: $(STAMP)
+	$(BIN)/python bench/crash.py --kills $(CRASH_KILLS)
 
 clean:
 	rm -rf $(VENV) instance build *.egg-info .pytest_cache .ruff_cache .hypothesis

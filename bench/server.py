@@ -51,6 +51,7 @@ class Server:
             cwd=ROOT,
             stdout=subprocess.DEVNULL,
             stderr=self.log,
+            start_new_session=True,  # its own process group: a crash test kills it whole
         )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
