@@ -360,3 +360,17 @@ def test_a_path_named_like_a_file_is_refused(hostile) -> None:
     assert answer.status_code == 422
     assert "is a file" in answer.get_json()["message"] or "regular" in answer.get_json()["message"]
     repo.assert_unchanged()
+
+
+def test_parses_made_by_older_rules_are_dropped(tmp_path) -> None:
+    from cms.content.parsed import Documents
+
+    path = tmp_path / "documents.sqlite"
+    documents = Documents(path, lambda blob: b"---\ntitle: New\n---\n")
+    db = documents._connection()
+    db.execute("INSERT INTO docs VALUES ('b1', 'frontmatter', '{\"title\": \"Old\"}', '', '[]')")
+    db.execute("UPDATE meta SET value = '1' WHERE key = 'parser'")
+    documents.close()
+    reopened = Documents(path, lambda blob: b"---\ntitle: New\n---\n")
+    assert reopened.get("b1", "frontmatter").data == {"title": "New"}
+    reopened.close()

@@ -22,7 +22,12 @@ from typing import Any
 from cms.content.document import parse
 from cms.storage.git import LRU
 
+# Parse rules: when they change (limits on nesting and aliases were added in 2), parses made
+# by the old rules are dropped when the cache is opened.
+PARSER_VERSION = "2"
+
 SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS docs (
     blob TEXT NOT NULL,
     format TEXT NOT NULL,
@@ -99,7 +104,18 @@ class Documents:
             20_000, max_bytes=128 << 20, weigh=lambda p: len(p.body) + 512
         )
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._connection().executescript(SCHEMA)
+        db = self._connection()
+        db.executescript(SCHEMA)
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            row = db.execute("SELECT value FROM meta WHERE key = 'parser'").fetchone()
+            if row is None or row[0] != PARSER_VERSION:
+                db.execute("DELETE FROM docs")
+                db.execute("INSERT OR REPLACE INTO meta VALUES ('parser', ?)", (PARSER_VERSION,))
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
 
     def _connection(self) -> sqlite3.Connection:
         db = getattr(self._local, "db", None)

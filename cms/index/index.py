@@ -31,7 +31,8 @@ from cms.index.sql import page_sql, sorted_sql, where_sql
 from cms.model import Collection
 from cms.storage.git import Change
 
-VERSION = "1"
+# The index format and the parse rules its rows come from: another value is rebuilt at start.
+VERSION = "2"
 
 TABLES = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
