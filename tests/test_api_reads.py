@@ -186,7 +186,8 @@ def test_include_matches_values_with_stray_spaces(client) -> None:
         ("/api/v1/collections/pages/entries?ref=nope", 404),
         ("/api/v1/collections?ref=deadbeef", 404),
         ("/api/v1/collections?ref=a..b", 400),
-        ("/api/v1/collections?ref=main~1", 400),
+        ("/api/v1/collections?ref=main~1", 404),  # the sample has one commit
+        ("/api/v1/collections?ref=main~1:x", 400),
         ("/api/v1/collections/personnes/entries?page=0", 400),
         ("/api/v1/collections/personnes/entries?page=x", 400),
         ("/api/v1/collections/personnes/entries?page_size=101", 400),

@@ -45,7 +45,25 @@ def test_resolve_branches_tags_and_shas(history) -> None:
     with pytest.raises(NotFound):
         store.resolve("0" * 40)
     with pytest.raises(BadRequest):
-        store.resolve("main^")
+        store.resolve("main:x")
+    store.close()
+
+
+def test_refs_as_git_users_write_them(history) -> None:
+    site, (first, second, third) = history
+    store = GitStore(site.path)
+    assert store.resolve("HEAD") == third
+    assert store.resolve("main~1") == store.resolve("main^") == store.resolve("HEAD~") == second
+    assert store.resolve("main~2") == store.resolve("main^^") == store.resolve("main~1^1") == first
+    assert store.resolve("v1^0") == first
+    assert store.resolve(f"{third[:8]}~2") == first
+    with pytest.raises(NotFound):
+        store.resolve("main~3")
+    with pytest.raises(NotFound):
+        store.resolve("main^2")  # not a merge
+    for bad in ("~1", "main~1234567", "main~-1", "main@{1}", "main~1:x", "--all~1", "main~1 x"):
+        with pytest.raises(BadRequest):
+            store.resolve(bad)
     store.close()
 
 

@@ -42,9 +42,9 @@ TO = params.query(
 )
 SINCE = params.query(
     "since",
-    "The commit of the last sync (the `next` it returned). Omitted or empty: every entry, "
-    "as added.",
-    {"type": "string", "pattern": "^([0-9a-fA-F]{4,40})?$"},
+    "The commit of the last sync (the `next` it returned), or any ref (`main~5`). Omitted "
+    "or empty: every entry, as added.",
+    {"type": "string"},
     example="478d0a2abbe86093c90f2c5cb21c7f9caba47634",
 )
 

@@ -12,8 +12,9 @@ def query(name: str, description: str, schema: dict[str, Any], **extra: Any) -> 
 
 REF = query(
     "ref",
-    "A branch, a tag or a commit sha (short or full). Default: the published branch. "
-    "A full sha makes the answer immutable (`Cache-Control: immutable`).",
+    "A branch, a tag or a commit sha (short or full), `HEAD` (the published branch), each "
+    "optionally followed by `~N` or `^N` as in git (`main~3`, `v1.0^`). Default: the "
+    "published branch. A full sha makes the answer immutable (`Cache-Control: immutable`).",
     {"type": "string"},
     example="main",
 )

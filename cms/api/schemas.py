@@ -51,6 +51,13 @@ class CollectionSchema(Schema):
     path = fields.String(allow_none=True)
     identifier_field = fields.String()
     sortable_fields = fields.List(fields.String())
+    problems = fields.List(
+        fields.String(),
+        metadata={
+            "description": "Problems of the config that leave the collection readable, each "
+            "naming the file and line; creating entries is refused until they are fixed."
+        },
+    )
     fields_ = fields.List(
         fields.Dict(),
         data_key="fields",

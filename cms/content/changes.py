@@ -99,24 +99,56 @@ def _nest(errors: dict[str, Any], path: FieldPath, message: str) -> None:
     node.setdefault(str(path[-1]), []).append(message)
 
 
-def check_content(collection: Collection, slug: str, fields: dict[str, Any], body: str) -> None:
-    """422 naming every bad field by its path (``errors.json.fields.hero.title``)."""
-    errors: dict[str, Any] = {}
+Problem = tuple[tuple[str | int, ...], str]
+
+
+def content_problems(
+    collection: Collection, slug: str, fields: dict[str, Any], body: str
+) -> list[Problem]:
+    """Every way the fields and body break the model: (field path, message)."""
+    found: list[Problem] = []
     definition = collection.fields_for(slug)
 
     def report(path: FieldPath, message: str) -> None:
-        if path and path[0] == "body" and definition.body is not None:
-            _nest(errors, ("body",), message)
-        else:
-            _nest(errors.setdefault("fields", {}), path, message)
+        found.append((tuple(path), message))
 
     collection.check(slug, fields, body if definition.body is not None else None, report)
     known = {f.name for f in definition.fields}
     for key in fields:
         if key not in known and key != "body":
-            _nest(errors.setdefault("fields", {}), (key,), "is not a field of this collection")
-    if errors:
-        raise Unprocessable("the entry does not fit the content model", {"json": errors})
+            found.append(((key,), "is not a field of this collection"))
+    return found
+
+
+def check_content(
+    collection: Collection,
+    slug: str,
+    fields: dict[str, Any],
+    body: str,
+    before: tuple[dict[str, Any], str] | None = None,
+) -> None:
+    """422 naming every bad field by its path (``errors.json.fields.hero.title``).
+
+    With ``before`` (the stored fields and body of the entry being changed), only the problems
+    the change introduces count: a problem the stored version already had, in a field the
+    change leaves as it was, does not block an edit of another field (real sites hold years of
+    such problems); the entry read back lists it. Creates are checked whole.
+    """
+    found = content_problems(collection, slug, fields, body)
+    if before is not None and found:
+        old_fields, old_body = before
+        legacy = set(content_problems(collection, slug, old_fields, old_body))
+        found = [problem for problem in found if problem not in legacy]
+    if not found:
+        return
+    errors: dict[str, Any] = {}
+    has_body = collection.fields_for(slug).body is not None
+    for path, message in found:
+        if path and path[0] == "body" and has_body:
+            _nest(errors, ("body",), message)
+        else:
+            _nest(errors.setdefault("fields", {}), path, message)
+    raise Unprocessable("the entry does not fit the content model", {"json": errors})
 
 
 def in_model_order(data: dict[str, Any], fields: Sequence[Field]) -> dict[str, Any]:
@@ -274,7 +306,14 @@ class EntryWriter:
                     "that version of the entry cannot be read",
                     {"json": {"version": document.problems}},
                 )
-            check_content(collection, slug, document.data, document.served_body)
+            stored = parse(self.store.read_blob(current.version), fmt)
+            check_content(
+                collection,
+                slug,
+                document.data,
+                document.served_body,
+                (stored.data, stored.served_body),
+            )
             if blob != current.version:
                 tx.write(current.path, raw)
             tx.message = data.get("message") or (
@@ -384,6 +423,12 @@ def creatable(snap: Snapshot, name: str) -> Collection:
         raise MethodNotAllowed(
             f"collection {name!r} does not allow creating entries", {"collection": name}
         )
+    if collection.problems:
+        raise Conflict(
+            f"entries of {name!r} cannot be created until its config is fixed: "
+            + "; ".join(collection.problems),
+            {"collection": name, "config": list(collection.problems)},
+        )
     return collection
 
 
@@ -434,7 +479,7 @@ def stage_update(
     fmt = collection.format_for(current.slug)
     document = parse(raw, fmt)
     fields, body = change(document.data, document.served_body)
-    check_content(collection, current.slug, fields, body)
+    check_content(collection, current.slug, fields, body, (document.data, document.served_body))
     text = edit_file(document, fields, body, fmt).encode("utf-8")
     if text != raw:
         tx.write(current.path, text)

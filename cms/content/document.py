@@ -185,7 +185,7 @@ def _load_yaml(matter: str, line_offset: int, problems: list[str]) -> dict[str, 
     if not matter.strip():
         return {}
     try:
-        data = _LOADERS.strict.load(matter)
+        data = _load(_LOADERS.strict, matter)
     except DuplicateKeyError as exc:
         mark = exc.problem_mark
         where = f"line {mark.line + 1 + line_offset}: " if mark else ""
@@ -207,10 +207,36 @@ def _load_yaml(matter: str, line_offset: int, problems: list[str]) -> dict[str, 
     return _mapping(data, problems)
 
 
+MAX_TAB_FIXES = 100
+
+
+def _load(loader: YAML, matter: str) -> Any:
+    """``loader.load``, reading a tab after a plain value (``- melody<TAB>``) as libyaml and
+    Decap's parser do, as trailing white space: ruamel refuses it. Only the lines ruamel
+    refuses, and only when nothing but white space follows the tab, are read so."""
+    for _ in range(MAX_TAB_FIXES):
+        try:
+            return loader.load(matter)
+        except MarkedYAMLError as exc:
+            mark = exc.problem_mark
+            if mark is None or "'\\t'" not in str(exc.problem):
+                raise
+            lines = matter.splitlines(keepends=True)
+            if mark.line >= len(lines):
+                raise
+            line = lines[mark.line]
+            content = line.rstrip("\r\n")
+            if content[mark.column :].strip(" \t"):
+                raise  # the tab is followed by a value: a real error
+            lines[mark.line] = content.rstrip(" \t") + line[len(content) :]
+            matter = "".join(lines)
+    return loader.load(matter)
+
+
 def _load_yaml_lenient(matter: str, problems: list[str]) -> dict[str, Any]:
     """Read a mapping with duplicate keys (the first value wins), as much as can be read."""
     try:
-        return _mapping(_LOADERS.lenient.load(matter), problems)
+        return _mapping(_load(_LOADERS.lenient, matter), problems)
     except (YAMLError, ValueError, TypeError, OverflowError, RecursionError) as exc:
         problems.append(f"invalid YAML front matter: {str(exc).splitlines()[0]}")
         return {}

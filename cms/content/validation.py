@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from cms.content.service import Snapshot, relation_key
+from cms.model.fields import DEPRECATED_OPTIONS
 from cms.model.widgets import RelationWidget
 
 
@@ -36,7 +37,8 @@ def validate(snap: Snapshot) -> list[Finding]:
 
     Parse errors and model violations of each entry; relation values that point at no entry;
     files that a file collection names but the repository lacks; and, as warnings, fields whose
-    widget this server does not know (any value is accepted for them).
+    widget this server does not know (any value is accepted for them) and deprecated camelCase
+    options (read as Decap reads them).
     """
     model = snap.model
     findings = [
@@ -44,6 +46,21 @@ def validate(snap: Snapshot) -> list[Finding]:
             model.source, f"{use.collection}.{use.field}", _unknown(use.widget, use.line), "warning"
         )
         for use in model.unknown_widgets
+    ]
+    findings += [
+        Finding(
+            model.source,
+            f"{old.collection}.{old.field}",
+            f"{old.option!r} is deprecated{f' (line {old.line})' if old.line else ''}: Decap "
+            f"reads it as {DEPRECATED_OPTIONS[old.option]!r}; write that",
+            "warning",
+        )
+        for old in model.deprecated_options
+    ]
+    findings += [
+        Finding(model.source, collection.name, problem)
+        for collection in snap.collections()
+        for problem in collection.problems
     ]
     tables: dict[tuple[str, str], set[str]] = {}
     for collection in snap.collections():

@@ -148,6 +148,8 @@ class Collection:
     fields: Fields | None = None
     sortable_fields: tuple[str, ...] = ()
     summary: str | None = None
+    # Problems of the config that leave the collection readable: what they forbid is refused.
+    problems: tuple[str, ...] = ()
     # file collections
     files: dict[str, CollectionFile] = field(default_factory=dict)
 
@@ -247,6 +249,7 @@ class Collection:
                 path=self.path,
                 identifier_field=self.identifier_field,
                 sortable_fields=list(self.sortable_fields),
+                problems=list(self.problems),
                 fields=self.fields.describe(),
                 files=None,
             )
@@ -340,6 +343,7 @@ def _folder_collection(raw: Mapping[str, Any], source: str, common: dict[str, An
     sortable = raw.get("sortable_fields") or ()
     if isinstance(sortable, Mapping):
         sortable = sortable.get("fields") or ()
+    slug, problems = _slug_template(raw, source, name)
     return Collection(
         **common,
         kind="folder",
@@ -348,7 +352,8 @@ def _folder_collection(raw: Mapping[str, Any], source: str, common: dict[str, An
         folder=folder,
         extension=extension,
         format=fmt,
-        slug=str(raw.get("slug", "{{slug}}")),
+        slug=slug,
+        problems=problems,
         path=path,
         depth=depth,
         identifier_field=str(raw.get("identifier_field", "title")),
@@ -356,6 +361,21 @@ def _folder_collection(raw: Mapping[str, Any], source: str, common: dict[str, An
         fields=fields,
         sortable_fields=tuple(str(s) for s in sortable),
         summary=raw.get("summary"),
+    )
+
+
+def _slug_template(raw: Mapping[str, Any], source: str, name: str) -> tuple[str, tuple[str, ...]]:
+    """The collection's ``slug`` template, or, when it is not a string (``slug: {{slug}}``
+    unquoted is a YAML mapping), the default and a problem naming the line: entries are still
+    read, and creating one is refused."""
+    template = raw.get("slug", "{{slug}}")
+    if isinstance(template, str):
+        return template, ()
+    position = getattr(getattr(raw, "lc", None), "data", {}).get("slug")
+    where = f"{source}, line {position[0] + 1}" if position else source
+    return "{{slug}}", (
+        f"{where}: the slug template of collection {name!r} is not a string; quote it "
+        '(`slug: "{{slug}}"`): unquoted, YAML reads {{...}} as a mapping',
     )
 
 

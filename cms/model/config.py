@@ -33,6 +33,14 @@ class UnknownWidgetUse:
 
 
 @dataclass(frozen=True)
+class DeprecatedOption:
+    collection: str
+    field: str
+    option: str
+    line: int | None
+
+
+@dataclass(frozen=True)
 class Model:
     source: str
     collections: dict[str, Collection]
@@ -41,6 +49,7 @@ class Model:
     public_folder: str | None = None
     unknown_widgets: tuple[UnknownWidgetUse, ...] = ()
     commit_messages: dict[str, str] = field(default_factory=dict)
+    deprecated_options: tuple[DeprecatedOption, ...] = ()
 
     def collection(self, name: str) -> Collection | None:
         return self.collections.get(name)
@@ -86,6 +95,7 @@ def load_model(text: str | bytes, source: str) -> Model:
         public_folder=raw.get("public_folder"),
         unknown_widgets=tuple(_unknown_widgets(collections)),
         commit_messages=_commit_messages(raw.get("backend")),
+        deprecated_options=tuple(_deprecated_options(collections)),
     )
 
 
@@ -131,6 +141,16 @@ def _check_relations(collections: dict[str, Collection], source: str) -> None:
                         f"collection {widget.collection!r}",
                         item.line,
                     )
+
+
+def _deprecated_options(collections: dict[str, Collection]) -> list[DeprecatedOption]:
+    found = []
+    for collection in collections.values():
+        for fields in collection.all_fields():
+            for dotted, item in fields.walk():
+                for option in item.deprecated:
+                    found.append(DeprecatedOption(collection.name, dotted, option, item.line))
+    return found
 
 
 def _unknown_widgets(collections: dict[str, Collection]) -> list[UnknownWidgetUse]:

@@ -21,12 +21,38 @@ def line_of(raw: Any) -> int | None:
     return lc.line + 1 if lc is not None and lc.line is not None else None
 
 
+# Decap's normalizeConfig renames these old camelCase widget options to snake_case, with a
+# deprecation warning; when a field has both spellings, the camelCase value wins, as there.
+DEPRECATED_OPTIONS = {
+    "dateFormat": "date_format",
+    "timeFormat": "time_format",
+    "pickerUtc": "picker_utc",
+    "editorComponents": "editor_components",
+    "valueType": "value_type",
+    "valueField": "value_field",
+    "searchFields": "search_fields",
+    "displayFields": "display_fields",
+    "optionsLength": "options_length",
+}
+
+
+def snake_case_options(raw: Mapping[str, Any]) -> tuple[Mapping[str, Any], tuple[str, ...]]:
+    """The field's options as Decap reads them, and the deprecated names it used."""
+    used = tuple(key for key in DEPRECATED_OPTIONS if key in raw)
+    if not used:
+        return raw, ()
+    renamed = {DEPRECATED_OPTIONS.get(key, key): value for key, value in raw.items()}
+    renamed.update({DEPRECATED_OPTIONS[key]: raw[key] for key in used})
+    return renamed, used
+
+
 class Field:
     def __init__(self, raw: Any, source: str) -> None:
         self.source = source
         self.line = line_of(raw)
         if not isinstance(raw, Mapping):
             raise ConfigError(source, f"a field must be a mapping, not {type_name(raw)}", self.line)
+        raw, self.deprecated = snake_case_options(raw)
         self.raw = raw
         name = raw.get("name")
         if not isinstance(name, str) or not name.strip():

@@ -30,6 +30,10 @@ from cms.storage.journal import Journal, clean_quarantines, recover
 from cms.storage.lock import WriteLock
 from cms.storage.refs import FULL_SHA, SHORT_SHA, check_ref
 
+# `~N` and `^N` steps after a branch, tag or sha (`main~3`, `v1.0^`, `main^2~1`): N has at most
+# six digits.
+ANCESTRY = re.compile(r"(?:[~^][0-9]{0,6})+$")
+STEP = re.compile(r"([~^])([0-9]*)")
 REVISION = re.compile(r"[0-9a-f]{40}(?:\.\.[0-9a-f]{40})?|[0-9a-f]{40}\.\.\.[0-9a-f]{40}")
 
 K = TypeVar("K")
@@ -214,8 +218,11 @@ class GitStore:
         A branch or tag is read from the ref files (loose or packed) with no git process; only
         an annotated tag's peeling and a short sha ask git, and both answers are cached.
         """
-        if ref is None or ref == "":
+        if ref is None or ref == "" or ref == "HEAD":
             ref = self.branch
+        ancestry = ANCESTRY.search(ref)
+        if ancestry is not None and ancestry.start() > 0:
+            return self._ancestor(self.resolve(ref[: ancestry.start()]), ancestry.group(), ref)
         check_ref(ref)
         if FULL_SHA.fullmatch(ref):
             # A full sha always means the commit, even if a branch or tag has that name.
@@ -234,6 +241,17 @@ class GitStore:
             if commit is not None:
                 return commit
         raise NotFound(f"no branch, tag or commit named {ref!r}", {"ref": ref})
+
+    def _ancestor(self, commit: str, suffix: str, ref: str) -> str:
+        """The commit that ``~N`` and ``^N`` steps lead to from ``commit`` (git's meaning).
+        Git sees only the full sha and the steps rebuilt from their numbers."""
+        steps = "".join(
+            f"{op}{int(number) if number else ''}" for op, number in STEP.findall(suffix)
+        )
+        found = self._peel(f"{commit}{steps}")
+        if found is None:
+            raise NotFound(f"no commit {ref!r}: the history is not that long", {"ref": ref})
+        return found
 
     def _read_ref(self, name: str, hops: int = 5) -> str | None:
         """The sha a ref names, from its loose file or from packed-refs (``name`` is checked)."""
@@ -273,7 +291,8 @@ class GitStore:
         if cached is not None:
             return cached or None
         try:
-            # `name` is a checked ref name or hex; git peels tags and expands short shas.
+            # `name` is a checked ref name, hex, or a full sha and ~N/^N steps: git peels
+            # tags and expands short shas.
             commit = self.repo.git.rev_parse("--verify", "--quiet", f"{name}^{{commit}}")
         except git.GitCommandError:
             commit = ""

@@ -1,0 +1,204 @@
+"""Decap configs and files read as Decap reads them, each from a minimal snippet."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from cms.content.document import parse
+from cms.content.validation import validate
+from tests.conftest import bearer, make_app
+
+CAMEL = """
+collections:
+  - name: authors
+    label: Authors
+    folder: authors
+    create: true
+    fields:
+      - {name: name, label: Name}
+      - {name: age, label: Age, widget: number, valueType: int, required: false}
+  - name: posts
+    label: Posts
+    folder: posts
+    create: true
+    fields:
+      - {name: title, label: Title}
+      - name: author
+        widget: relation
+        collection: authors
+        valueField: name
+        searchFields: [name]
+        displayFields: [name]
+      - {name: date, widget: datetime, dateFormat: DD.MM.YYYY, timeFormat: false, required: false}
+"""
+
+
+def test_camel_case_widget_options_are_read_as_decap_reads_them(make_site, tmp_path) -> None:
+    site = make_site(
+        {
+            "admin/config.yml": CAMEL,
+            "authors/ada.md": "---\nname: Ada\nage: 36.5\n---\n",
+            "posts/first.md": "---\ntitle: First\nauthor: Ada\n---\n",
+        }
+    )
+    app = make_app(site.path, tmp_path / "i")  # used to stop: "a relation widget needs value_field"
+    client = app.test_client()
+    post = client.get("/api/v1/collections/posts/entries/first?include=author")
+    assert post.status_code == 200
+    assert post.get_json()["problems"] == []
+    listed = client.get("/api/v1/collections/posts/entries?include=author").get_json()
+    assert listed[0]["included"]["author"]["slug"] == "ada"
+    ada = client.get("/api/v1/collections/authors/entries/ada").get_json()
+    assert [p["field"] for p in ada["problems"]] == ["age"]  # valueType: int is applied
+    findings = validate(app.extensions["cms"].snapshot())
+    warnings = [f.line() for f in findings if f.severity == "warning"]
+    assert any("'valueField' is deprecated" in w and "'value_field'" in w for w in warnings)
+    assert any("posts.date" in w and "'dateFormat'" in w for w in warnings)
+    described = client.get("/api/v1/collections/posts").get_json()
+    author = next(f for f in described["fields"] if f["name"] == "author")
+    assert author["value_field"] == "name" and "valueField" not in author
+
+
+UNQUOTED_SLUG = """
+collections:
+  - name: redirects
+    label: Redirects
+    folder: redirects
+    create: true
+    slug: {{slug}}
+    fields:
+      - {name: title, label: Title}
+"""
+
+
+def test_a_slug_template_that_is_not_a_string_is_a_config_problem(make_site, tmp_path) -> None:
+    site = make_site(
+        {"admin/config.yml": UNQUOTED_SLUG, "redirects/old.md": "---\ntitle: Old\n---\n"}
+    )
+    app = make_app(site.path, tmp_path / "i")
+    client = app.test_client()
+    assert client.get("/api/v1/collections/redirects/entries/old").status_code == 200
+    described = client.get("/api/v1/collections/redirects").get_json()
+    assert described["slug"] == "{{slug}}"
+    assert "line 6" in described["problems"][0] and "not a string" in described["problems"][0]
+    findings = [f.line() for f in validate(app.extensions["cms"].snapshot())]
+    assert any("line 6" in f and "not a string" in f for f in findings)
+    before = site.head
+    made = client.post(
+        "/api/v1/collections/redirects/entries",
+        json={"fields": {"title": "New"}},
+        headers=bearer(app),
+    )
+    assert made.status_code == 409
+    assert "line 6" in made.get_json()["message"]
+    assert site.head == before
+    assert not any("ordereddict" in p.name for p in (site.path / "redirects").iterdir())
+
+
+@pytest.mark.parametrize(
+    ("text", "fields"),
+    [
+        ("---\ntags:\n  - melody\t\n  - rock\n---\n", {"tags": ["melody", "rock"]}),
+        ("---\ntitle: Titre\t \t\nn: 1\n---\n", {"title": "Titre", "n": 1}),
+        ("---\na: |\n  keep\t\n---\n", {"a": "keep\t\n"}),
+    ],
+)
+def test_a_trailing_tab_after_a_value_is_white_space(text, fields) -> None:
+    document = parse(text.encode())
+    assert document.problems == []
+    assert document.data == fields
+
+
+def test_a_tab_that_yaml_refuses_is_named() -> None:
+    document = parse(b"---\n\tb: 1\n---\n")
+    assert document.data == {}
+    assert "line 2" in document.problems[0] and "'\\t'" in document.problems[0]
+
+
+def test_refs_with_ancestry_on_every_ref_parameter(make_site, tmp_path) -> None:
+    site = make_site(
+        {"admin/config.yml": UNQUOTED_SLUG, "redirects/old.md": "---\ntitle: Old\n---\n"}
+    )
+    site.commit({"redirects/old.md": "---\ntitle: Newer\n---\n"}, "Edit")
+    client = make_app(site.path, tmp_path / "i").test_client()
+    entry = "/api/v1/collections/redirects/entries/old"
+    assert client.get(f"{entry}?ref=HEAD~1").get_json()["fields"]["title"] == "Old"
+    assert client.get(f"{entry}?ref=main^").get_json()["fields"]["title"] == "Old"
+    assert client.get(f"{entry}?ref=HEAD").get_json()["fields"]["title"] == "Newer"
+    listed = client.get("/api/v1/collections/redirects/entries?ref=main~1").get_json()
+    assert listed[0]["fields"]["title"] == "Old"
+    diff = client.get(f"{entry}/diff?from=HEAD~1&to=HEAD").get_json()
+    assert diff["fields"][0]["old"] == "Old"
+    sync = client.get("/api/v1/sync?since=main~1").get_json()
+    assert [item["slug"] for item in sync["items"]] == ["old"]
+    assert client.get(f"{entry}?ref=main~5").status_code == 404
+    assert client.get(f"{entry}?ref=main~1:x").status_code == 400
+
+
+LEGACY = """
+collections:
+  - name: people
+    label: People
+    folder: people
+    create: true
+    fields:
+      - {name: title, label: Name}
+      - {name: role, label: Role, widget: select, options: [eig, sponsor]}
+      - {name: links, label: Links, widget: list, min: 1}
+      - {name: bio, label: Bio, widget: markdown, required: false}
+"""
+
+
+def test_legacy_problems_do_not_block_an_edit_of_another_field(make_site, tmp_path) -> None:
+    files = {"admin/config.yml": LEGACY}
+    for number in range(20):
+        # Years old: a required list left empty, a role no longer offered, a duplicate key.
+        duplicate = "title: Doublon\n" if number % 3 == 0 else ""
+        files[f"people/p{number:02d}.md"] = (
+            f"---\ntitle: Person {number}\n{duplicate}role: alumni\nlinks: []\n---\nBio.\n"
+        )
+    site = make_site(files)
+    app = make_app(site.path, tmp_path / "i")
+    editor = bearer(app)
+    before = site.head
+    results: list[int] = [0] * 20
+
+    def edit(number: int) -> None:
+        client = app.test_client()
+        url = f"/api/v1/collections/people/entries/p{number:02d}"
+        current = client.get(url)
+        answer = client.patch(
+            url,
+            json={"fields": {"bio": f"Bio {number}"}},
+            headers={**editor, "If-Match": current.headers["ETag"]},
+        )
+        results[number] = answer.status_code
+        if answer.status_code == 200:
+            assert {p["field"] for p in answer.get_json()["problems"]} >= {"role", "links"}
+
+    threads = [threading.Thread(target=edit, args=(n,)) for n in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert results == [200] * 20
+    commits = site.repo.git.rev_list(f"{before}..HEAD").split()
+    assert len(commits) == 20
+    # A problem the change itself introduces is still refused, and so is a bad create.
+    client = app.test_client()
+    current = client.get("/api/v1/collections/people/entries/p01")
+    worse = client.patch(
+        "/api/v1/collections/people/entries/p01",
+        json={"fields": {"title": None}},
+        headers={**editor, "If-Match": current.headers["ETag"]},
+    )
+    assert worse.status_code == 422
+    assert list(worse.get_json()["errors"]["json"]["fields"]) == ["title"]
+    created = client.post(
+        "/api/v1/collections/people/entries",
+        json={"fields": {"title": "New", "role": "alumni", "links": []}},
+        headers=editor,
+    )
+    assert created.status_code == 422
