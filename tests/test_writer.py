@@ -233,3 +233,21 @@ def test_random_nested_edits_of_the_sample_pages_stay_in_their_key() -> None:
             span = spans[where[0]]
             lines = changed_lines(text, edited)
             assert all(span.start <= n <= span.stop for n in lines), (path, where, lines)
+
+
+def test_an_edit_keeps_crlf_line_endings_and_inline_comments() -> None:
+    text = (
+        "---\r\ntitle: Old  # shown in the menu\r\ntags:\r\n  - a\r\n"
+        "desc: |\r\n  x\r\n  y\r\nn: 1 # a number\r\n---\r\nBody\r\nline\r\n"
+    )
+    doc = parse(text.encode())
+    changed = {**doc.data, "title": "New", "tags": ["a", "b"], "desc": "p\nq\n", "extra": 2}
+    edited = edit_file(doc, changed, doc.served_body)
+    assert "\n" not in edited.replace("\r\n", "")  # no LF alone: not mixed
+    assert "title: New  # shown in the menu\r\n" in edited
+    assert "n: 1 # a number\r\n" in edited
+    assert edited.endswith("---\r\nBody\r\nline\r\n")
+    assert parse(edited.encode()).data == changed
+    plain = parse(b"Just a body\r\nline\r\n")
+    added = edit_file(plain, {"title": "T"}, plain.served_body)
+    assert added == "---\r\ntitle: T\r\n---\r\nJust a body\r\nline\r\n"

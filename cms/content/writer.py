@@ -166,22 +166,36 @@ def _edit_file(document: Document, data: dict[str, Any], body: str | None, fmt: 
     if body is not None and body != document.served_body:
         lead = raw_body[: len(raw_body) - len(raw_body.lstrip("\r\n"))]
         raw_body = lead + body
+    newline = "\r\n" if "\r\n" in document.text else "\n"
     if not document.head:
         if not data:
             if parse(raw_body, fmt).served_body != raw_body.lstrip("\r\n"):
-                return _EMPTY_MATTER.get(fmt, "---\n---\n") + raw_body
+                empty = _EMPTY_MATTER.get(fmt, "---\n---\n")
+                return empty.replace("\n", newline) + raw_body
             return raw_body
-        return f"---\n{dump_mapping(data)}---\n{raw_body}"
+        return _lines(f"---\n{dump_mapping(data)}---\n", newline) + raw_body
     if document.head.startswith("+++") or document.problems:
         # TOML front matter, or front matter that did not parse: written anew as YAML.
-        return f"---\n{dump_mapping(data)}---\n{raw_body}"
+        return _lines(f"---\n{dump_mapping(data)}---\n", newline) + raw_body
     matter = _splice_or_dump(document.matter, document.data, data)
     return document.head + matter + document.tail + raw_body
 
 
 def _splice_or_dump(matter: str, old: dict[str, Any], new: dict[str, Any]) -> str:
+    """The front matter with the keys that changed re-emitted, in the file's line endings."""
     if _same(old, new):
         return matter
+    text = _splice_or_dump_lf(matter, old, new)
+    return _lines(text, "\r\n" if "\r\n" in matter else "\n")
+
+
+def _lines(text: str, newline: str) -> str:
+    """Front matter in the file's line endings: a CRLF file stays CRLF (YAML reads either
+    line break the same way)."""
+    return re.sub(r"(?<!\r)\n", newline, text) if newline == "\r\n" else text
+
+
+def _splice_or_dump_lf(matter: str, old: dict[str, Any], new: dict[str, Any]) -> str:
     indent_sequences = _indents_sequences(matter)
     if matter.strip():
         try:
@@ -264,7 +278,8 @@ def _splice(
                 delta = len(inner) - len(lines)
                 edits.append((start + 1, end, inner[start + 1 : end + delta]))
             else:
-                edits.append((start, end, _emit(key, new[key], column, indent_sequences)))
+                emitted = _emit(key, new[key], column, indent_sequences)
+                edits.append((start, end, _keep_comment(lines, start, end, value_node, emitted)))
     added = [key for key in new if key not in spans]
     if added:
         last_end = max(end for _, end, _, _ in spans.values()) if spans else len(lines)
@@ -275,6 +290,24 @@ def _splice(
     for start, end, replacement in sorted(edits, key=lambda e: (e[0], e[1]), reverse=True):
         lines[start:end] = replacement
     return lines
+
+
+_TRAILING_COMMENT = re.compile(r"[ \t]+#[^\r\n]*")
+
+
+def _keep_comment(
+    lines: list[str], start: int, end: int, value: Node, emitted: list[str]
+) -> list[str]:
+    """A one-line value replaced by a one-line value keeps the comment that followed it
+    (``title: Old  # shown in the menu``)."""
+    if end != start + 1 or len(emitted) != 1 or value.end_mark.line != start:
+        return emitted
+    comment = _TRAILING_COMMENT.match(lines[start], value.end_mark.column)
+    if comment is None:
+        return emitted
+    line = emitted[0]
+    content = line.rstrip("\r\n")
+    return [content + comment.group() + line[len(content) :]]
 
 
 def _is_blank_or_comment(line: str) -> bool:
