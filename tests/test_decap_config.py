@@ -202,3 +202,46 @@ def test_legacy_problems_do_not_block_an_edit_of_another_field(make_site, tmp_pa
         headers=editor,
     )
     assert created.status_code == 422
+
+
+DATES = """
+collections:
+  - name: events
+    label: Events
+    folder: events
+    create: true
+    fields:
+      - {name: title, label: Title}
+      - {name: day, label: Day, widget: datetime, format: DD/MM/YYYY, time_format: false}
+      - {name: at, label: At, widget: datetime, required: false}
+      - {name: old, label: Old, widget: date, required: false}
+"""
+
+
+def test_dates_are_real_calendar_dates_sorted_in_the_fields_format(make_site, tmp_path) -> None:
+    site = make_site(
+        {
+            "admin/config.yml": DATES,
+            "events/a.md": "---\ntitle: A\nday: 05/01/2025\nold: 2020-01-01\n---\n",
+            "events/b.md": "---\ntitle: B\nday: 20/12/2024\n---\n",
+            "events/c.md": "---\ntitle: C\nday: 29/02/2024\n---\n",
+            "events/d.md": "---\ntitle: D\nday: 31/02/2024\nat: 2024-13-45 99:99:99 +01:00\n---\n",
+            "events/e.md": "---\ntitle: E\nday: 01/03/2024\nold: 2020-02-30\n---\n",
+        }
+    )
+    client = make_app(site.path, tmp_path / "i").test_client()
+    url = "/api/v1/collections/events/entries"
+    problems = {
+        e["slug"]: sorted(p["field"] for p in e["problems"])
+        for e in client.get(url + "?page_size=100").get_json()
+    }
+    assert problems == {"a": [], "b": [], "c": [], "d": ["at", "day"], "e": ["old"]}
+    order = [e["slug"] for e in client.get(url + "?sort=day").get_json()]
+    assert order[:4] == ["c", "e", "b", "a"]  # as dates, not as text ("01/03" < "05/01"...)
+    since = client.get(url + "?filter[day][gte]=01/03/2024&sort=-day").get_json()
+    assert [e["slug"] for e in since] == ["a", "b", "e"]
+    iso = client.get(url + "?filter[day][lt]=2024-12-31&sort=day").get_json()
+    assert [e["slug"] for e in iso] == ["c", "e", "b"]
+    assert client.get(url + "?filter[day][gte]=31/02/2024").status_code == 400
+    query_run = client.get(url + "?sort=day&q=A").get_json()
+    assert [e["slug"] for e in query_run] == ["a"]

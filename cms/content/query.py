@@ -7,7 +7,6 @@ collection's model so that a typo is a 400 rather than a silently empty page.
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 import unicodedata
 from collections.abc import Callable, Mapping, Sequence
@@ -17,6 +16,7 @@ from typing import Any
 from cms.content.entry import Entry
 from cms.errors import BadRequest
 from cms.model import Collection, Field
+from cms.model.dates import format_of, is_datetime, kind_timestamp
 from cms.model.widgets import BooleanWidget, DatetimeWidget, NumberWidget, RelationWidget
 
 OPERATORS = ("eq", "ne", "lt", "lte", "gt", "gte", "in", "contains", "exists")
@@ -28,43 +28,12 @@ MAX_PAGE = 1_000_000
 MAX_IN_VALUES = 100
 MAX_CONDITIONS = 20
 _FILTER_KEY = re.compile(r"filter\[([^\[\]]+)\](?:\[([^\[\]]+)\])?")
-_TIMESTAMP = re.compile(
-    r"(\d{4})-(\d{2})-(\d{2})(?:[Tt ](\d{1,2}):(\d{2})(?::(\d{2})(\.\d+)?)?"
-    r"\s*([Zz]|[+-]\d{2}(?::?\d{2})?)?)?"
-)
 
 
 def fold(text: str) -> str:
     """Case- and accent-insensitive form of a string, for comparisons and sorting."""
     decomposed = unicodedata.normalize("NFKD", text.casefold())
     return "".join(c for c in decomposed if not unicodedata.combining(c))
-
-
-def parse_timestamp(text: str) -> float | None:
-    """Seconds since the epoch of an ISO 8601 / YAML timestamp (naive means UTC), or None."""
-    match = _TIMESTAMP.fullmatch(text.strip())
-    if not match:
-        return None
-    year, month, day, hour, minute, second, fraction, zone = match.groups()
-    try:
-        moment = dt.datetime(
-            int(year),
-            int(month),
-            int(day),
-            int(hour or 0),
-            int(minute or 0),
-            int(second or 0),
-            int(float(fraction) * 1_000_000) if fraction else 0,
-            tzinfo=dt.UTC,
-        )
-    except ValueError:
-        return None
-    offset = 0
-    if zone and zone not in "Zz":
-        digits = zone[1:].replace(":", "")
-        offset = int(digits[:2]) * 3600 + int(digits[2:4] or 0) * 60
-        offset = -offset if zone[0] == "-" else offset
-    return moment.timestamp() - offset
 
 
 def kind_of(item: Field | None) -> str:
@@ -74,7 +43,7 @@ def kind_of(item: Field | None) -> str:
     if isinstance(widget, BooleanWidget):
         return "boolean"
     if isinstance(widget, DatetimeWidget):
-        return "datetime"
+        return f"datetime:{widget.format}" if widget.format else "datetime"
     return "text"
 
 
@@ -90,8 +59,8 @@ def comparable(value: Any, kind: str) -> tuple[int, Any]:
                 return (0, float(value))
             except ValueError:
                 pass
-        if kind == "datetime":
-            moment = parse_timestamp(value)
+        if is_datetime(kind):
+            moment = kind_timestamp(value, kind)
             if moment is not None:
                 return (0, moment)
         return (1, (fold(value), value))
@@ -143,8 +112,8 @@ class Condition:
                 return float(value) == float(wanted)
             except (TypeError, ValueError):
                 return False
-        if self.kind == "datetime" and isinstance(value, str):
-            a, b = parse_timestamp(value), parse_timestamp(wanted)
+        if is_datetime(self.kind) and isinstance(value, str):
+            a, b = kind_timestamp(value, self.kind), kind_timestamp(wanted, self.kind)
             if a is not None and b is not None:
                 return a == b
         return str(value) == wanted
@@ -201,7 +170,9 @@ class Query:
             for entry in matched:
                 values = entry.values(key.field)
                 sort_key = comparable(values[0], key.kind) if values else None
-                if sort_key is None or (key.kind in ("number", "datetime") and sort_key[0] != 0):
+                if sort_key is None or (
+                    (key.kind == "number" or is_datetime(key.kind)) and sort_key[0] != 0
+                ):
                     missing.append(entry)  # absent, or not a number/date: last either way
                 else:
                     present.append((sort_key, entry))
@@ -360,8 +331,9 @@ def _check_value(op: str, value: str, kind: str) -> str | None:
                 float(value)
             except ValueError:
                 return f"{value!r} is not a number"
-        if kind == "datetime" and parse_timestamp(value) is None:
-            return f"{value!r} is not a date (YYYY-MM-DD or an ISO 8601 date-time)"
+        if is_datetime(kind) and kind_timestamp(value, kind) is None:
+            shown = f"{format_of(kind)} or " if format_of(kind) else ""
+            return f"{value!r} is not a date ({shown}YYYY-MM-DD or an ISO 8601 date-time)"
         if kind == "boolean":
             return f"{op} does not apply to a true/false field"
     if kind == "boolean" and op in ("eq", "ne") and value not in ("true", "false"):

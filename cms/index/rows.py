@@ -22,8 +22,9 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from cms.content.entry import Entry
-from cms.content.query import PSEUDO_FIELDS, fold, parse_timestamp
+from cms.content.query import PSEUDO_FIELDS, fold
 from cms.content.service import relation_key
+from cms.model.dates import format_of, is_datetime, timestamp
 
 Row = tuple[str, int, int, Any, float | None, str | None, str | None, str | None, Any]
 
@@ -37,8 +38,9 @@ def value_rows(entry: Entry, kind: Callable[[str], str]) -> Iterator[Row]:
             continue  # `slug` and `path` name the entry's own slug and path
         pos = counts.get(path, 0)
         counts[path] = pos + 1
-        row = typed(value)
-        yield (path, pos, *row, sort_key(row, kind(path)) if pos == 0 else None)
+        found = kind(path)
+        row = typed(value, format_of(found))
+        yield (path, pos, *row, sort_key(row, found) if pos == 0 else None)
     for path, value in (("slug", entry.slug), ("path", entry.path)):
         row = typed(value)
         yield (path, 0, *row, sort_key(row, "text"))
@@ -48,7 +50,7 @@ def sort_key(row: tuple, kind: str) -> Any:
     t, n, ts, s, f, _ = row
     if kind == "number":
         return n
-    if kind == "datetime":
+    if is_datetime(kind):
         return n if t in (0, 1) else ts
     if t in (0, 1):
         return n
@@ -57,7 +59,10 @@ def sort_key(row: tuple, kind: str) -> Any:
     return s.encode() if s is not None else None
 
 
-def typed(value: Any) -> tuple[int, Any, float | None, str | None, str | None, str | None]:
+def typed(
+    value: Any, date_format: str | None = None
+) -> tuple[int, Any, float | None, str | None, str | None, str | None]:
+    """(t, n, ts, s, f, k) of a value; ``ts`` read in the field's date format, if any."""
     if isinstance(value, bool):
         return 0, int(value), None, str(value), None, None
     if isinstance(value, int | float):
@@ -73,7 +78,7 @@ def typed(value: Any) -> tuple[int, Any, float | None, str | None, str | None, s
             number = None
         if number is not None and math.isnan(number):
             number = None
-        return 2, number, parse_timestamp(value), value, fold(value), _key(value)
+        return 2, number, timestamp(value, date_format), value, fold(value), _key(value)
     if value is None:
         return 3, None, None, "None", None, None
     return 3, None, None, None, None, None

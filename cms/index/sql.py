@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from cms.content.query import Condition, Query, SortKey, fold, parse_timestamp
+from cms.content.query import Condition, Query, SortKey, fold
+from cms.model.dates import is_datetime, kind_timestamp
 
 FIELD = "(SELECT id FROM paths WHERE name = ?)"
 
@@ -42,7 +43,7 @@ def _equal(kind: str, wanted: str, strings: bool = True) -> list[Part]:
     if number is not None:
         parts.append(("v.n = ? AND v.t = 1", [number]))
     if strings:
-        moment = parse_timestamp(wanted) if kind == "datetime" else None
+        moment = kind_timestamp(wanted, kind) if is_datetime(kind) else None
         if moment is not None:
             parts.append(("v.ts = ? AND v.t = 2", [moment]))
             parts.append(("v.s = ? AND v.t = 2 AND v.ts IS NULL", [wanted]))
@@ -57,8 +58,8 @@ def _range(condition: Condition) -> list[Part]:
     wanted = condition.value
     if condition.kind == "number":
         return [(f"v.n {op} ?", [float(wanted)])]
-    if condition.kind == "datetime":
-        moment = parse_timestamp(wanted)
+    if is_datetime(condition.kind):
+        moment = kind_timestamp(wanted, condition.kind)
         return [(f"v.n {op} ? AND v.t IN (0, 1)", [moment]), (f"v.ts {op} ? AND v.t = 2", [moment])]
     return [(f"v.t = 2 AND (v.f, v.s) {op} (?, ?)", [fold(wanted), wanted])]
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from cms.model.dates import timestamp
 from cms.model.problems import FieldPath, Problem
 
 if TYPE_CHECKING:
@@ -199,58 +199,10 @@ def _number(value: float) -> str:
 
 
 # Moment.js format tokens, as Decap's datetime widget writes them, to regular expressions.
-_MOMENT_TOKENS = [
-    ("YYYY", r"\d{4}"),
-    ("YY", r"\d{2}"),
-    ("MMMM", r"[^\W\d_]+"),
-    ("MMM", r"[^\W\d_]+\.?"),
-    ("MM", r"\d{2}"),
-    ("M", r"\d{1,2}"),
-    ("DD", r"\d{2}"),
-    ("Do", r"\d{1,2}\w*"),
-    ("D", r"\d{1,2}"),
-    ("HH", r"\d{2}"),
-    ("H", r"\d{1,2}"),
-    ("hh", r"\d{2}"),
-    ("h", r"\d{1,2}"),
-    ("mm", r"\d{2}"),
-    ("m", r"\d{1,2}"),
-    ("ss", r"\d{2}"),
-    ("s", r"\d{1,2}"),
-    ("SSS", r"\d{3}"),
-    ("SS", r"\d{2}"),
-    ("S", r"\d"),
-    ("ZZ", r"[+-]\d{4}"),
-    ("Z", r"(?:Z|[+-]\d{2}:\d{2})"),
-    ("A", r"(?:AM|PM)"),
-    ("a", r"(?:am|pm)"),
-    ("X", r"\d+"),
-    ("x", r"\d+"),
-]
-_MOMENT_RE = re.compile("|".join(re.escape(token) for token, _ in _MOMENT_TOKENS) + r"|\[[^\]]*\]")
-_ISO_DATETIME = re.compile(
-    r"\d{4}-\d{2}-\d{2}"
-    r"(?:[Tt ]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:[Zz]|[+-]\d{2}(?::?\d{2})?)?)?"
-)
-
-
-def moment_pattern(fmt: str) -> re.Pattern[str]:
-    """A regular expression matching the strings a moment.js format produces."""
-    regex = dict(_MOMENT_TOKENS)
-    parts: list[str] = []
-    position = 0
-    for match in _MOMENT_RE.finditer(fmt):
-        parts.append(re.escape(fmt[position : match.start()]))
-        token = match.group()
-        parts.append(re.escape(token[1:-1]) if token.startswith("[") else regex[token])
-        position = match.end()
-    parts.append(re.escape(fmt[position:]))
-    return re.compile("".join(parts))
-
-
 @register
 class DatetimeWidget(Widget):
-    """A date or date-time string: ISO 8601 / YAML timestamp, or the field's moment ``format``."""
+    """A date or date-time string naming a real moment: ISO 8601 / YAML timestamp, or the
+    field's moment ``format`` (``cms.model.dates``)."""
 
     name = "datetime"
 
@@ -260,16 +212,12 @@ class DatetimeWidget(Widget):
         if fmt is not None and not isinstance(fmt, str):
             raise OptionError(f"`format` must be a string, got {fmt!r}")
         self.format = fmt
-        self.format_re = moment_pattern(fmt) if fmt else None
 
     def check(self, value: Any, path: FieldPath, report: Report) -> None:
         if not isinstance(value, str):
             report(path, f"must be a date string, not {type_name(value)}")
             return
-        text = value.strip()
-        if _ISO_DATETIME.fullmatch(text):
-            return
-        if self.format_re is not None and self.format_re.fullmatch(text):
+        if timestamp(value, self.format) is not None:
             return
         expected = f" in the format {self.format}" if self.format else ""
         report(path, f"must be a date{expected}, not {value!r}")
@@ -279,6 +227,13 @@ class DatetimeWidget(Widget):
         if not self.format:
             schema["format"] = "date-time"
         return schema
+
+
+@register
+class DateWidget(DatetimeWidget):
+    """Decap's deprecated ``date`` widget (still shipped): a datetime without a time."""
+
+    name = "date"
 
 
 class _MultipleWidget(Widget):
