@@ -19,4 +19,5 @@ ENV CMS_INSTANCE=/data/instance \
 # unset to serve the sample site seeded into /data/instance/site.
 EXPOSE 8000
 CMD ["gunicorn", "--bind", "0.0.0.0:8000", "--workers", "2", "--threads", "4", \
-     "--worker-class", "gthread", "--no-control-socket", "cms:create_app()"]
+     "--worker-class", "cms.serving.Worker", "--limit-request-line", "8190", \
+     "--no-control-socket", "cms:create_app()"]

@@ -48,7 +48,10 @@ def serve(host: str, port: int, workers: int, threads: int) -> None:
             self.cfg.set("bind", f"{host}:{port}")
             self.cfg.set("workers", workers)
             self.cfg.set("threads", threads)
-            self.cfg.set("worker_class", "gthread")
+            # gthread, answering gunicorn's own errors (a request line that is too long...)
+            # in the API's JSON error shape.
+            self.cfg.set("worker_class", "cms.serving.Worker")
+            self.cfg.set("limit_request_line", 8190)  # gunicorn's largest: long filter URLs
             self.cfg.set("accesslog", "-")
             # gunicorn 25+ opens a control socket shared by every server of the user
             # (~/.gunicorn/gunicorn.ctl): stopping one server would break another's.

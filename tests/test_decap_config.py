@@ -245,3 +245,79 @@ def test_dates_are_real_calendar_dates_sorted_in_the_fields_format(make_site, tm
     assert client.get(url + "?filter[day][gte]=31/02/2024").status_code == 400
     query_run = client.get(url + "?sort=day&q=A").get_json()
     assert [e["slug"] for e in query_run] == ["a"]
+
+
+VIEWS = """
+collections:
+  - name: posts
+    label: Posts
+    folder: content/posts
+    create: true
+    sortable_fields: [date, title]
+    view_filters:
+      - {label: Drafts, field: draft, pattern: true}
+    view_groups:
+      - {label: Year, field: date, pattern: '\\d{4}'}
+    index_file: _index
+    meta: {path: {widget: string, label: Path, index_file: index}}
+    fields:
+      - {name: title, label: Title}
+      - {name: date, label: Date, widget: date}
+      - {name: draft, label: Draft, widget: boolean, required: false}
+"""
+
+
+def test_list_view_options_are_described(make_site, tmp_path) -> None:
+    site = make_site(
+        {"admin/config.yml": VIEWS, "content/posts/a.md": "---\ntitle: A\ndate: 2024-02-30\n---\n"}
+    )
+    client = make_app(site.path, tmp_path / "i").test_client()
+    described = client.get("/api/v1/collections/posts").get_json()
+    assert described["sortable_fields"] == ["date", "title"]
+    assert described["view_filters"] == [{"label": "Drafts", "field": "draft", "pattern": True}]
+    assert described["view_groups"][0]["field"] == "date"
+    assert described["index_file"] == "_index"
+    assert described["meta"]["path"]["widget"] == "string"
+    entry = client.get("/api/v1/collections/posts/entries/a").get_json()
+    assert [p["field"] for p in entry["problems"]] == ["date"]  # the date widget: a real date
+
+
+REDIRECTS = """
+collections:
+  - name: redirects
+    label: Redirects
+    folder: redirects
+    extension: json
+    format: json
+    create: true
+    fields:
+      - {name: from, label: From}
+      - {name: to, label: To}
+"""
+
+
+def test_an_entry_with_an_empty_slug_is_listed_and_addressed(make_site, tmp_path) -> None:
+    site = make_site(
+        {
+            "admin/config.yml": REDIRECTS,
+            "redirects/.json": '{"from": "/", "to": "/fr"}\n',
+            "redirects/old.json": '{"from": "/old", "to": "/new"}\n',
+            "redirects/.hidden.json": '{"from": "/h", "to": "/h"}\n',
+        }
+    )
+    app = make_app(site.path, tmp_path / "i")
+    client = app.test_client()
+    url = "/api/v1/collections/redirects/entries"
+    assert [e["slug"] for e in client.get(url).get_json()] == ["", "old"]
+    empty = client.get(f"{url}/.empty")
+    assert empty.status_code == 200
+    assert empty.get_json()["slug"] == "" and empty.get_json()["path"] == "redirects/.json"
+    changed = client.patch(
+        f"{url}/.empty",
+        json={"fields": {"to": "/en"}},
+        headers={**bearer(app), "If-Match": empty.headers["ETag"]},
+    )
+    assert changed.status_code == 200
+    assert '"to": "/en"' in (site.path / "redirects" / ".json").read_text()
+    assert client.get(f"{url}/.empty/history").get_json()[0]["message"].startswith("Update")
+    assert client.get(f"{url}/.hidden").status_code == 404

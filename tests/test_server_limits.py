@@ -92,3 +92,18 @@ def test_workers_starting_at_once_open_the_caches(tmp_path: Path) -> None:
         for process in processes:
             _, error = process.communicate(timeout=60)
             assert process.returncode == 0, error.decode()
+
+
+def test_gunicorns_own_errors_are_json(site: Path, tmp_path: Path) -> None:
+    with Server(site, tmp_path / "instance") as server:
+        long_filter = "x" * 6000  # over gunicorn's default 4,094, under 8,190: served
+        status, _, body = server.get(f"/api/v1/collections/personnes/entries?q={long_filter}")
+        assert status == 400 and json.loads(body)["code"] == 400
+        status, headers, body = server.get("/api/v1/collections?ref=" + "x" * 9000)
+        assert status == 414
+        assert headers["Content-Type"] == "application/json"
+        assert json.loads(body) == {
+            "code": 414,
+            "status": "URI Too Long",
+            "message": json.loads(body)["message"],
+        }

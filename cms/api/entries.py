@@ -222,7 +222,7 @@ class Entries(MethodView):
         return response
 
 
-@blp.route("/<string:collection>/entries/<path:slug>/restore")
+@blp.route("/<string:collection>/entries/<slug:slug>/restore")
 class EntryRestore(MethodView):
     @blp.arguments(RestoreSchema, example={"version": "7c23029ac805882ffe390d4c5d93b8108942e6bc"})
     @blp.doc(parameters=[params.BRANCH, params.IF_MATCH], security=SECURITY)
@@ -246,7 +246,7 @@ class EntryRestore(MethodView):
         return write_response(written, 200)
 
 
-@blp.route("/<string:collection>/entries/<resource:slug>")
+@blp.route("/<string:collection>/entries/<entry:slug>")
 class EntryDetail(MethodView):
     @blp.doc(parameters=[params.REF, params.RENDER])
     @blp.response(200, EntrySchema, headers={"X-Content-Commit": COMMIT_HEADER})

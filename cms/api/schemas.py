@@ -51,6 +51,16 @@ class CollectionSchema(Schema):
     path = fields.String(allow_none=True)
     identifier_field = fields.String()
     sortable_fields = fields.List(fields.String())
+    view_filters = fields.List(
+        fields.Dict(),
+        metadata={"description": "Decap's list filters (`label`, `field`, `pattern`)."},
+    )
+    view_groups = fields.List(
+        fields.Dict(),
+        metadata={"description": "Decap's list groupings (`label`, `field`, `pattern`)."},
+    )
+    index_file = fields.Raw(metadata={"description": "Decap's `index_file` (Hugo's `_index`)."})
+    meta = fields.Dict(metadata={"description": "Decap's `meta` (for example `meta.path`)."})
     problems = fields.List(
         fields.String(),
         metadata={

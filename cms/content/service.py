@@ -110,7 +110,11 @@ class Snapshot:
         """The file of a slug: looked up by its path (a slug that does not map back to the
         same path is no entry), then, for a name git may hold in another Unicode form, by
         listing the folder."""
-        if not slug or len(slug) > MAX_SLUG_LENGTH or "\x00" in slug:
+        if (
+            len(slug) > MAX_SLUG_LENGTH
+            or "\x00" in slug
+            or (not slug and collection.kind != "folder")
+        ):
             return None
         if collection.kind == "files":
             item = collection.file_for(slug)

@@ -12,6 +12,7 @@ from typing import Any
 
 from cms.errors import ConfigError
 from cms.model.fields import Field, check_unique, line_of
+from cms.model.values import plain
 from cms.model.widgets import Report
 
 # Decap's formats, and the format an extension implies when a collection names none.
@@ -150,6 +151,9 @@ class Collection:
     summary: str | None = None
     # Problems of the config that leave the collection readable: what they forbid is refused.
     problems: tuple[str, ...] = ()
+    # Decap's options for its editor's list view (view_filters, view_groups, index_file,
+    # meta), shown to clients as the config holds them.
+    view: dict[str, Any] = field(default_factory=dict)
     # file collections
     files: dict[str, CollectionFile] = field(default_factory=dict)
 
@@ -167,6 +171,8 @@ class Collection:
         if not path.startswith(prefix) or not path.endswith(suffix):
             return None
         inner = path[len(prefix) : len(path) - len(suffix)]
+        if inner == "" and self.path is None:
+            return ""  # Decap's file of an entry whose slug field was empty (`redirects/.json`)
         parts = inner.split("/")
         if not inner or any(not p or p.startswith(".") for p in parts) or len(parts) > self.depth:
             return None
@@ -250,6 +256,7 @@ class Collection:
                 identifier_field=self.identifier_field,
                 sortable_fields=list(self.sortable_fields),
                 problems=list(self.problems),
+                **self.view,
                 fields=self.fields.describe(),
                 files=None,
             )
@@ -344,6 +351,7 @@ def _folder_collection(raw: Mapping[str, Any], source: str, common: dict[str, An
     if isinstance(sortable, Mapping):
         sortable = sortable.get("fields") or ()
     slug, problems = _slug_template(raw, source, name)
+    view = {key: plain(raw[key]) for key in VIEW_OPTIONS if raw.get(key) is not None}
     return Collection(
         **common,
         kind="folder",
@@ -354,6 +362,7 @@ def _folder_collection(raw: Mapping[str, Any], source: str, common: dict[str, An
         format=fmt,
         slug=slug,
         problems=problems,
+        view=view,
         path=path,
         depth=depth,
         identifier_field=str(raw.get("identifier_field", "title")),
@@ -362,6 +371,10 @@ def _folder_collection(raw: Mapping[str, Any], source: str, common: dict[str, An
         sortable_fields=tuple(str(s) for s in sortable),
         summary=raw.get("summary"),
     )
+
+
+# Options of a folder collection that matter to a client as Decap's editor uses them.
+VIEW_OPTIONS = ("view_filters", "view_groups", "index_file", "meta")
 
 
 def _slug_template(raw: Mapping[str, Any], source: str, name: str) -> tuple[str, tuple[str, ...]]:
