@@ -321,3 +321,42 @@ def test_an_entry_with_an_empty_slug_is_listed_and_addressed(make_site, tmp_path
     assert '"to": "/en"' in (site.path / "redirects" / ".json").read_text()
     assert client.get(f"{url}/.empty/history").get_json()[0]["message"].startswith("Update")
     assert client.get(f"{url}/.hidden").status_code == 404
+
+
+SLUG_FIELD = """
+collections:
+  - name: authors
+    label: Authors
+    folder: authors
+    fields:
+      - {name: name, label: Name}
+      - {name: slug, label: Slug}
+  - name: posts
+    label: Posts
+    folder: posts
+    fields:
+      - {name: title, label: Title}
+      - {name: by_field, widget: relation, collection: authors, value_field: slug}
+      - {name: by_file, widget: relation, collection: authors, value_field: "{{slug}}"}
+"""
+
+
+def test_value_field_slug_reads_the_field_and_only_slug_in_braces_the_file(make_site, tmp_path):
+    site = make_site(
+        {
+            "admin/config.yml": SLUG_FIELD,
+            "authors/ada.md": "---\nname: Ada\nslug: ada-lovelace\n---\n",
+            "posts/good.md": "---\ntitle: Good\nby_field: ada-lovelace\nby_file: ada\n---\n",
+            "posts/bad.md": "---\ntitle: Bad\nby_field: ada\nby_file: ada-lovelace\n---\n",
+        }
+    )
+    app = make_app(site.path, tmp_path / "i")
+    client = app.test_client()
+    url = "/api/v1/collections/posts/entries?include=by_field,by_file&sort=title"
+    bad, good = client.get(url).get_json()
+    assert good["included"]["by_field"]["slug"] == "ada"
+    assert good["included"]["by_file"]["slug"] == "ada"
+    assert bad["included"] == {"by_field": None, "by_file": None}
+    findings = {(f.path, f.field) for f in validate(app.extensions["cms"].snapshot())}
+    assert findings == {("posts/bad.md", "by_field"), ("posts/bad.md", "by_file")}
+    assert client.get("/api/v1/collections/authors/entries?filter[slug]=ada").get_json()

@@ -35,11 +35,16 @@ class Entry:
         return replace(self, commit=commit, change=change)
 
     def values(self, dotted: str) -> list[Any]:
-        """The values at a dotted field path; through lists, every item's value."""
+        """The values at a dotted field path; through lists, every item's value. ``slug`` and
+        ``path`` are the entry's own (as in filters and sorts)."""
         if dotted == "slug":
             return [self.slug]
         if dotted == "path":
             return [self.path]
+        return self.field_values(dotted)
+
+    def field_values(self, dotted: str) -> list[Any]:
+        """The values of the fields at a dotted path, whatever their name."""
         return list(values_at(self.fields, dotted.split(".")))
 
     def as_dict(

@@ -20,6 +20,7 @@ from cms.content.render import render_markdown
 from cms.errors import ConfigError, NotFound
 from cms.model import Collection, Model, load_model
 from cms.model.problems import format_path
+from cms.model.widgets import FILE_SLUG
 from cms.storage import GitStore
 from cms.storage.git import LRU, TreeEntry
 
@@ -178,11 +179,12 @@ class Snapshot:
 
     def relation_table(self, collection_name: str, value_field: str) -> dict[str, Entry]:
         """Each value of ``value_field`` in a collection (as a relation key), with the first
-        entry that holds it."""
+        entry that holds it. ``FILE_SLUG`` (Decap's ``{{slug}}``) is each entry's file slug."""
         target = self.collection(collection_name)
         table: dict[str, Entry] = {}
         for entry in self.entries(target):
-            for value in entry.values(value_field):
+            values = [entry.slug] if value_field == FILE_SLUG else entry.field_values(value_field)
+            for value in values:
                 table.setdefault(relation_key(value), entry)
         return table
 

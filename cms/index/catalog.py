@@ -32,6 +32,7 @@ from cms.content.query import Page, Query
 from cms.content.service import ContentService, Snapshot, nfc, relation_key
 from cms.errors import CMSError, NotFound, RepositoryError
 from cms.index.index import VERSION, Hit, Hits, Index, Item
+from cms.index.rows import index_path
 from cms.model import Collection, Model
 from cms.model.widgets import RelationWidget
 from cms.storage.git import LRU, Change
@@ -407,7 +408,7 @@ class Catalog:
                 continue
             widget = item.widget
             target = snapshot.collection(widget.collection)
-            field = widget.value_path
+            field = index_path(widget.value_path)
             keys = sorted({relation_key(v) for e in entries for v in e.values(name)})
             found = index.related(target.name, field, keys)
             ids = sorted(set(found.values()))

@@ -25,6 +25,7 @@ from cms.content.entry import Entry
 from cms.content.query import PSEUDO_FIELDS, fold
 from cms.content.service import relation_key
 from cms.model.dates import format_of, is_datetime, timestamp
+from cms.model.widgets import FILE_SLUG
 
 Row = tuple[str, int, int, Any, float | None, str | None, str | None, str | None, Any]
 
@@ -33,17 +34,26 @@ def value_rows(entry: Entry, kind: Callable[[str], str]) -> Iterator[Row]:
     """(path, pos, t, n, ts, s, f, k, o) for every value of the entry, pseudo fields included;
     ``kind`` gives the model's kind of a path (``cms.content.query.kind_of``)."""
     counts: dict[str, int] = {}
-    for path, value in _pairs(entry.fields):
-        if path in PSEUDO_FIELDS:
-            continue  # `slug` and `path` name the entry's own slug and path
+    for field_path, value in _pairs(entry.fields):
+        found = kind(field_path)
+        # `slug` and `path` name the entry's own; top-level fields so named are kept apart.
+        path = "/" + field_path if field_path in PSEUDO_FIELDS else field_path
         pos = counts.get(path, 0)
         counts[path] = pos + 1
-        found = kind(path)
         row = typed(value, format_of(found))
         yield (path, pos, *row, sort_key(row, found) if pos == 0 else None)
     for path, value in (("slug", entry.slug), ("path", entry.path)):
         row = typed(value)
         yield (path, 0, *row, sort_key(row, "text"))
+
+
+def index_path(value_path: str) -> str:
+    """The index's name of a relation's value path: the ``slug`` pseudo field for Decap's
+    ``{{slug}}``; a field named like a pseudo field (``slug``, ``path``) under ``/``, a character
+    no field name holds."""
+    if value_path == FILE_SLUG:
+        return "slug"
+    return "/" + value_path if value_path in PSEUDO_FIELDS else value_path
 
 
 def sort_key(row: tuple, kind: str) -> Any:

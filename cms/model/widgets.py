@@ -20,6 +20,8 @@ if TYPE_CHECKING:
     from cms.model.fields import Field
 
 WIDGETS: dict[str, type[Widget]] = {}
+# A relation's value_field that means the related entry's file slug, not a field.
+FILE_SLUG = "{{slug}}"
 
 Report = Callable[[FieldPath, str], None]
 
@@ -333,9 +335,10 @@ class RelationWidget(_MultipleWidget):
 
     @property
     def value_path(self) -> str:
-        """Where a related entry's values are read: ``value_field``, except that Decap's
-        ``{{slug}}`` is the entry's slug (the ``slug`` pseudo field)."""
-        return "slug" if self.value_field.replace(" ", "") == "{{slug}}" else self.value_field
+        """Where a related entry's values are read: the field ``value_field`` names (a field
+        called ``slug`` too), except that Decap's ``{{slug}}`` is the entry's file slug
+        (``FILE_SLUG``)."""
+        return FILE_SLUG if self.value_field.replace(" ", "") == FILE_SLUG else self.value_field
 
     def check_item(self, value: Any, path: FieldPath, report: Report) -> None:
         if isinstance(value, bool) or not isinstance(value, str | int | float):
