@@ -8,6 +8,7 @@ import pytest
 
 from cms.content.document import parse
 from cms.content.validation import validate
+from cms.errors import ConfigError
 from tests.conftest import bearer, make_app
 
 CAMEL = """
@@ -360,3 +361,64 @@ def test_value_field_slug_reads_the_field_and_only_slug_in_braces_the_file(make_
     findings = {(f.path, f.field) for f in validate(app.extensions["cms"].snapshot())}
     assert findings == {("posts/bad.md", "by_field"), ("posts/bad.md", "by_file")}
     assert client.get("/api/v1/collections/authors/entries?filter[slug]=ada").get_json()
+
+
+LIST_IN_FILE = """
+collections:
+  - name: settings
+    label: Settings
+    files:
+      - name: sections
+        label: Sections
+        file: data/sections.yml
+        fields:
+          - name: docs
+            widget: list
+            fields: [{name: identifier, label: Id}, {name: title, label: Title}]
+      - name: other
+        label: Other
+        file: data/other.yml
+        fields:
+          - name: docs
+            widget: list
+            fields: [{name: identifier, label: Id}]
+  - name: posts
+    label: Posts
+    folder: posts
+    fields:
+      - {name: title, label: Title}
+      - name: section
+        widget: relation
+        collection: settings
+        file: sections
+        value_field: docs.*.identifier
+        search_fields: [docs.*.title]
+        display_fields: [docs.*.title]
+"""
+
+
+def test_a_relation_into_a_list_of_one_file(make_site, tmp_path) -> None:
+    site = make_site(
+        {
+            "admin/config.yml": LIST_IN_FILE,
+            "data/sections.yml": "docs:\n  - {identifier: intro, title: Intro}\n"
+            "  - {identifier: faq, title: FAQ}\n",
+            "data/other.yml": "docs:\n  - {identifier: elsewhere}\n",
+            "posts/a.md": "---\ntitle: A\nsection: faq\n---\n",
+            "posts/b.md": "---\ntitle: B\nsection: elsewhere\n---\n",
+        }
+    )
+    app = make_app(site.path, tmp_path / "i")
+    client = app.test_client()
+    a, b = client.get("/api/v1/collections/posts/entries?include=section&sort=title").get_json()
+    assert a["included"]["section"]["slug"] == "sections"
+    assert b["included"]["section"] is None  # only the file named by `file` counts
+    findings = {(f.path, f.field) for f in validate(app.extensions["cms"].snapshot())}
+    assert findings == {("posts/b.md", "section")}
+
+
+def test_a_relation_to_a_missing_file_is_a_config_error(make_site, tmp_path) -> None:
+    config = LIST_IN_FILE.replace("file: sections\n", "file: nowhere\n")
+    site = make_site({"admin/config.yml": config})
+    with pytest.raises(ConfigError, match="nowhere"):
+        make_app(site.path, tmp_path / "i")

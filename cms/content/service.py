@@ -177,12 +177,17 @@ class Snapshot:
             cached = self.service.html.put(key, render_markdown(entry.body))
         return cached
 
-    def relation_table(self, collection_name: str, value_field: str) -> dict[str, Entry]:
+    def relation_table(
+        self, collection_name: str, value_field: str, file: str | None = None
+    ) -> dict[str, Entry]:
         """Each value of ``value_field`` in a collection (as a relation key), with the first
-        entry that holds it. ``FILE_SLUG`` (Decap's ``{{slug}}``) is each entry's file slug."""
+        entry that holds it. ``FILE_SLUG`` (Decap's ``{{slug}}``) is each entry's file slug;
+        ``file`` keeps only that file of a files collection."""
         target = self.collection(collection_name)
         table: dict[str, Entry] = {}
         for entry in self.entries(target):
+            if file is not None and entry.slug != file:
+                continue
             values = [entry.slug] if value_field == FILE_SLUG else entry.field_values(value_field)
             for value in values:
                 table.setdefault(relation_key(value), entry)

@@ -74,7 +74,7 @@ def validate(snap: Snapshot) -> list[Finding]:
                 widget = item.widget
                 if not isinstance(widget, RelationWidget):
                     continue
-                key = (widget.collection, widget.value_path)
+                key = (widget.collection, widget.value_path, widget.file)
                 if key not in tables:
                     tables[key] = set(snap.relation_table(*key))
                 for value in entry.values(dotted):

@@ -410,7 +410,7 @@ class Catalog:
             target = snapshot.collection(widget.collection)
             field = index_path(widget.value_path)
             keys = sorted({relation_key(v) for e in entries for v in e.values(name)})
-            found = index.related(target.name, field, keys)
+            found = index.related(target.name, field, keys, widget.file)
             ids = sorted(set(found.values()))
             related = {
                 e_id: entry.at(snapshot.commit, None).as_dict(body=False)

@@ -388,11 +388,14 @@ class Index:
             ids.extend(row[0] for row in rows)
         return ids, total
 
-    def related(self, collection: str, field: str, keys: list[str]) -> dict[str, int]:
-        """For each relation key, the first entry (in list order) of ``collection`` whose
-        ``field`` holds it: one query for any number of keys."""
+    def related(
+        self, collection: str, field: str, keys: list[str], slug: str | None = None
+    ) -> dict[str, int]:
+        """For each relation key, the first entry (in list order) of ``collection`` (only the
+        entry ``slug``, if given) whose ``field`` holds it: one query for any number of keys."""
         if not keys:
             return {}
+        only = "" if slug is None else "AND e.slug = ? "
         marks = ",".join("?" * len(keys))
         rows = self.db.execute(
             "SELECT key, id FROM ("
@@ -402,8 +405,8 @@ class Index:
             "SELECT v.k, v.entry, v.pos FROM vals v "
             f"WHERE v.field = (SELECT id FROM paths WHERE name = ?) AND v.k IN ({marks})"
             ") JOIN entries e ON e.id = entry WHERE e.collection = ? AND e.visible = 1 "
-            "ORDER BY e.ord, e.slug, pos",
-            [field, *keys, field, *keys, collection],
+            f"{only}ORDER BY e.ord, e.slug, pos",
+            [field, *keys, field, *keys, collection, *([] if slug is None else [slug])],
         )
         found: dict[str, int] = {}
         for key, entry_id in rows:

@@ -141,6 +141,15 @@ def _check_relations(collections: dict[str, Collection], source: str) -> None:
                         f"collection {widget.collection!r}",
                         item.line,
                     )
+                if isinstance(widget, RelationWidget) and widget.file is not None:
+                    target = collections[widget.collection]
+                    if target.kind != "files" or widget.file not in target.files:
+                        raise ConfigError(
+                            source,
+                            f"field {dotted!r} of {collection.name!r} relates to file "
+                            f"{widget.file!r}, which collection {widget.collection!r} lacks",
+                            item.line,
+                        )
 
 
 def _deprecated_options(collections: dict[str, Collection]) -> list[DeprecatedOption]:

@@ -332,13 +332,23 @@ class RelationWidget(_MultipleWidget):
             raise OptionError("a relation widget needs `value_field`")
         self.collection = collection
         self.value_field = value_field
+        file = options.get("file")
+        if file is not None and not isinstance(file, str):
+            raise OptionError("a relation's `file` names one file of a files collection")
+        # With `file`, the values are read in that one file of a files collection (Decap's
+        # relation to a list inside a file: `value_field: docs.*.identifier`).
+        self.file: str | None = file
 
     @property
     def value_path(self) -> str:
         """Where a related entry's values are read: the field ``value_field`` names (a field
         called ``slug`` too), except that Decap's ``{{slug}}`` is the entry's file slug
         (``FILE_SLUG``)."""
-        return FILE_SLUG if self.value_field.replace(" ", "") == FILE_SLUG else self.value_field
+        if self.value_field.replace(" ", "") == FILE_SLUG:
+            return FILE_SLUG
+        # `*` stands for every item of a list; lists are read through (`docs.*.id` is every
+        # item's `id`), so the path is the same without it.
+        return ".".join(part for part in self.value_field.split(".") if part != "*")
 
     def check_item(self, value: Any, path: FieldPath, report: Report) -> None:
         if isinstance(value, bool) or not isinstance(value, str | int | float):
