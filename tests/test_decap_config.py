@@ -422,3 +422,56 @@ def test_a_relation_to_a_missing_file_is_a_config_error(make_site, tmp_path) -> 
     site = make_site({"admin/config.yml": config})
     with pytest.raises(ConfigError, match="nowhere"):
         make_app(site.path, tmp_path / "i")
+
+
+NESTED = """
+collections:
+  - name: pages
+    label: Pages
+    folder: pages
+    create: true
+    nested: {depth: 3}
+    fields:
+      - {name: title, label: Title}
+"""
+
+
+def test_nested_slugs_never_collide_with_sub_resources(make_site, tmp_path) -> None:
+    site = make_site(
+        {
+            "admin/config.yml": NESTED,
+            "pages/team.md": "---\ntitle: Team\n---\n",
+            "pages/team/history.md": "---\ntitle: Our history\n---\n",
+            "pages/team/diff.md": "---\ntitle: Diff\n---\n",
+            "pages/about/people.md": "---\ntitle: People\n---\n",
+        }
+    )
+    app = make_app(site.path, tmp_path / "i")
+    client = app.test_client()
+    base = "/api/v1/collections/pages"
+    slugs = {e["slug"] for e in client.get(f"{base}/entries?page_size=100").get_json()}
+    assert slugs == {"team", "team/history", "team/diff", "about/people"}
+    # The documented URLs put the slug last: any slug, no collision.
+    assert client.get(f"{base}/history/team/history").get_json()[0]["path"] == (
+        "pages/team/history.md"
+    )
+    assert client.get(f"{base}/history/team").get_json()[0]["path"] == "pages/team.md"
+    assert client.get(f"{base}/diff/team/diff?from=main").status_code == 200
+    # The old URLs: the entry wins where one has that name, else the sub-resource.
+    entry = client.get(f"{base}/entries/team/history")
+    assert entry.get_json()["fields"]["title"] == "Our history"
+    assert client.get(f"{base}/entries/team/diff").get_json()["fields"]["title"] == "Diff"
+    people = client.get(f"{base}/entries/about/people/history").get_json()
+    assert people[0]["path"] == "pages/about/people.md"
+    changed = client.patch(
+        f"{base}/entries/team/history",
+        json={"fields": {"title": "Notre histoire"}},
+        headers={**bearer(app), "If-Match": entry.headers["ETag"]},
+    )
+    assert changed.status_code == 200
+    assert "Notre histoire" in (site.path / "pages" / "team" / "history.md").read_text()
+    anonymous = client.patch(f"{base}/entries/team/history", json={"fields": {}})
+    assert anonymous.status_code == 401
+    spec = client.get("/api/v1/openapi.json").get_json()["paths"]
+    assert "/api/v1/collections/{collection}/history/{slug}" in spec
+    assert "/api/v1/collections/{collection}/entries/{slug}/history" not in spec

@@ -12,6 +12,7 @@ from cms.api.bodies import init_bodies
 from cms.api.converters import CONVERTERS
 from cms.api.cors import init_cors
 from cms.api.errors import init_errors
+from cms.api.legacy import init_legacy
 from cms.api.spec import declare_errors
 from cms.auth import TokenStore
 from cms.content import ContentService
@@ -96,6 +97,7 @@ def init_api(app: Flask, service: ContentService, catalog: Catalog) -> Api:
     register_blueprints(app, api)
     init_errors(app)
     init_bodies(app)
+    init_legacy(app)
     init_cors(app, tuple(app.config.get("CMS_CORS_ORIGINS") or ()))
 
     @app.after_request

@@ -1,6 +1,6 @@
 """URL converters for names that may hold '/' (a nested collection's slug, a branch such as
-``cms/posts/premier``) in front of a sub-resource (``/history``, ``/diff``, ``/restore``,
-``/publish``).
+``cms/posts/premier``), some of them in front of a sub-resource (the older
+``.../entries/{slug}/history``, ``/diff``, ``/restore``; ``/branches/{name}/publish``).
 
 With werkzeug's ``path`` converter, ``PUT .../entries/accueil/diff`` matched the entry itself
 (slug ``accueil/diff``) and ``OPTIONS .../branches/x/publish`` answered the branch's methods too.
@@ -44,7 +44,8 @@ class EntryPath(_Slugs, ResourcePath):
 
 
 class SlugPath(_Slugs, PathConverter):
-    """The slug before a sub-resource: ``.../entries/<slug>/history``."""
+    """The slug of a sub-resource: ``.../history/<slug>`` (and the older
+    ``.../entries/<slug>/history``)."""
 
 
 CONVERTERS = {"resource": ResourcePath, "entry": EntryPath, "slug": SlugPath}

@@ -222,7 +222,7 @@ class Entries(MethodView):
         return response
 
 
-@blp.route("/<string:collection>/entries/<slug:slug>/restore")
+@blp.route("/<string:collection>/restore/<slug:slug>")
 class EntryRestore(MethodView):
     @blp.arguments(RestoreSchema, example={"version": "7c23029ac805882ffe390d4c5d93b8108942e6bc"})
     @blp.doc(parameters=[params.BRANCH, params.IF_MATCH], security=SECURITY)

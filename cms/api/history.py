@@ -68,7 +68,7 @@ def snapshot_of(name: str, param: str) -> Snapshot:
     return snap
 
 
-@blp.route("/collections/<string:collection>/entries/<slug:slug>/history")
+@blp.route("/collections/<string:collection>/history/<slug:slug>")
 class History(MethodView):
     @blp.doc(parameters=[params.REF, params.PAGE, params.PAGE_SIZE])
     @blp.response(
@@ -115,7 +115,7 @@ class History(MethodView):
         return json_response(body, etag, snap.commit, headers)
 
 
-@blp.route("/collections/<string:collection>/entries/<slug:slug>/diff")
+@blp.route("/collections/<string:collection>/diff/<slug:slug>")
 class Diff(MethodView):
     @blp.doc(parameters=[FROM, TO])
     @blp.response(200, DiffSchema, headers={"X-Content-Commit": COMMIT_HEADER})
