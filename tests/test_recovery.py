@@ -330,3 +330,27 @@ def test_recovery_leaves_a_branch_moved_by_someone_else(site, fault) -> None:
     assert app.extensions["cms"].store.recover() == "abandoned"
     assert repo.head() == moved
     repo.assert_clean()
+
+
+@pytest.mark.parametrize("left", ["missing", "empty", "truncated"])
+def test_a_file_git_was_killed_writing_is_finished(site, fault, left) -> None:
+    app, client, repo = site
+    current = client.get(HOME)
+    headers = {**bearer(app), "If-Match": current.headers["ETag"]}
+    page = repo.path / "pages" / "accueil.md"
+
+    def killed_inside_checkout() -> None:
+        new = git(repo.path, "cat-file", "-p", "main:pages/accueil.md")
+        if left == "missing":
+            page.unlink()
+        else:
+            page.write_text("" if left == "empty" else new[:50], encoding="utf-8")
+        raise Killed
+
+    fault("work-tree", killed_inside_checkout)
+    with pytest.raises(Killed):
+        client.patch(HOME, json={"fields": {"title": "Écrit"}}, headers=headers)
+    fault("work-tree", None)
+    assert app.extensions["cms"].store.recover() == "finished"
+    head_is_clean(repo)
+    assert "title: Écrit" in page.read_text(encoding="utf-8")

@@ -8,7 +8,9 @@ write lock next (a starting server, or the next write) finishes or undoes that s
 
 * the branch is at the new commit: the commit is made, so the index entries of the paths move to
   it and their files are written, unless a person changed a file since (then only its index
-  entry moves, and the person's edit shows as a local change against the new commit);
+  entry moves, and the person's edit shows as a local change against the new commit). A file
+  is the write's own when it holds the old or the new content, or what git leaves when it is
+  killed while writing a file in place: no file yet, or the start of the content;
 * the branch is still at the old commit: the index entries and the files the write had already
   changed go back;
 * the branch is elsewhere: someone moved it since; nothing is touched.
@@ -127,8 +129,8 @@ def recover(store: GitStore) -> str | None:
         ours = [
             path
             for path in paths
-            if found[path] in {_blob(target[path]), _blob(other[path])}
-            and tree.link_in_path(path) is None
+            if tree.link_in_path(path) is None
+            and _left_by_the_write(store, tree, path, found[path], target[path], other[path])
         ]
         try:
             tree.apply(target, files=ours)
@@ -148,6 +150,31 @@ def recover(store: GitStore) -> str | None:
         outcome,
     )
     return outcome
+
+
+def _left_by_the_write(
+    store: GitStore,
+    tree: WorkTree,
+    path: str,
+    found: str | None,
+    target: State | None,
+    other: State | None,
+) -> bool:
+    """Whether the file is as the write may have left it, rather than edited by a person: the
+    old or new content, or what git leaves when killed while writing a file in place (no file
+    yet, or the start of its content)."""
+    if found is None or found in {_blob(target), _blob(other)}:
+        return True
+    try:
+        written = (tree.root / path).read_bytes()
+    except OSError:
+        return False
+    for state in (target, other):
+        if state is not None:
+            content = store.read_blob(state.blob)
+            if len(written) < len(content) and content.startswith(written):
+                return True
+    return False
 
 
 def _blob(state: State | None) -> str | None:
