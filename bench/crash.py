@@ -20,6 +20,7 @@ loss or inconsistency.
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
 import os
 import random
@@ -93,7 +94,7 @@ class Run:
                 json.dumps({"fields": {"title": title}}).encode(),
                 {**self.headers, "If-Match": headers["ETag"]},
             )
-        except OSError:
+        except (OSError, http.client.HTTPException):
             return False  # killed meanwhile: not acknowledged
         if status == 200:
             with self.lock:

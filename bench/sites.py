@@ -122,9 +122,11 @@ def expected_files(collection, files: list[str]) -> int:
         if not path.startswith(prefix) or not path.endswith(f".{collection.extension}"):
             continue
         parts = path[len(prefix) :].split("/")
-        if len(parts) <= collection.depth and not any(p.startswith(".") for p in parts[:-1]):
-            if not parts[-1].startswith(".") or parts[-1] == f".{collection.extension}":
-                count += 1
+        hidden = any(p.startswith(".") for p in parts[:-1]) or (
+            parts[-1].startswith(".") and parts[-1] != f".{collection.extension}"
+        )
+        if len(parts) <= collection.depth and not hidden:
+            count += 1
     return count
 
 
