@@ -94,6 +94,10 @@ def branch_arg() -> str | None:
     return request.args.get("branch") or None
 
 
+def locale_arg() -> str | None:
+    return request.args.get("locale") or None
+
+
 def if_match() -> list[str] | None:
     if "If-Match" not in request.headers:
         return None
@@ -164,6 +168,7 @@ class Entries(MethodView):
             params.INCLUDE,
             params.BODY,
             params.Q,
+            params.LOCALE,
         ]
     )
     @blp.response(
@@ -189,9 +194,13 @@ class Entries(MethodView):
         snap = snapshot()
         query = Query.parse(args_lists(), snap.collection(collection))
 
+        locale = locale_arg()
+
         def build() -> tuple[tuple[bytes, str, dict[str, str]], str]:
             page, commit = catalog().page(snap, collection, query, follows_branch())
-            body = dumps([e.as_dict(body=query.body, only=query.fields) for e in page.entries])
+            found = snap.collection(collection)
+            entries = [snap.localized_or_default(found, e, locale) for e in page.entries]
+            body = dumps([e.as_dict(body=query.body, only=query.fields) for e in entries])
             return (body, body_etag(body), pagination_headers(page)), commit
 
         (body, etag, headers), commit = cached_at(snap.commit, build)
@@ -248,7 +257,7 @@ class EntryRestore(MethodView):
 
 @blp.route("/<string:collection>/entries/<entry:slug>")
 class EntryDetail(MethodView):
-    @blp.doc(parameters=[params.REF, params.RENDER])
+    @blp.doc(parameters=[params.REF, params.RENDER, params.LOCALE])
     @blp.response(200, EntrySchema, headers={"X-Content-Commit": COMMIT_HEADER})
     @blp.alt_response(304, description="Not modified (`If-None-Match` names this version).")
     @blp.alt_response(400, description="A bad `render` or `ref`.")
@@ -268,8 +277,10 @@ class EntryDetail(MethodView):
         snap = snapshot()
         found = snap.collection(collection)
 
+        locale = locale_arg()
+
         def build() -> tuple[bytes, str, dict[str, str]]:
-            entry = catalog().entry(snap, found, slug)
+            entry = snap.localized(found, catalog().entry(snap, found, slug), locale)
             html = snap.render(entry) if render == "html" else None
             return dumps(entry.as_dict(html=html)), entry.version, {}
 
@@ -277,7 +288,7 @@ class EntryDetail(MethodView):
         return json_response(body, etag, snap.commit, headers)
 
     @blp.arguments(EntryReplaceSchema)
-    @blp.doc(parameters=[params.BRANCH, params.IF_MATCH], security=SECURITY)
+    @blp.doc(parameters=[params.BRANCH, params.IF_MATCH, params.LOCALE], security=SECURITY)
     @blp.response(200, EntrySchema)
     @document_errors
     @blp.alt_response(404, description="Unknown collection, entry or branch.")
@@ -292,12 +303,12 @@ class EntryDetail(MethodView):
         change keep their exact lines, comments and quoting.
         """
         written = writer().replace(
-            collection, slug, json_body(payload), if_match(), author(), branch_arg()
+            collection, slug, json_body(payload), if_match(), author(), branch_arg(), locale_arg()
         )
         return write_response(written, 200)
 
     @blp.arguments(EntryPatchSchema)
-    @blp.doc(parameters=[params.BRANCH, params.IF_MATCH], security=SECURITY)
+    @blp.doc(parameters=[params.BRANCH, params.IF_MATCH, params.LOCALE], security=SECURITY)
     @blp.response(200, EntrySchema)
     @document_errors
     @blp.alt_response(404, description="Unknown collection, entry or branch.")
@@ -311,7 +322,7 @@ class EntryDetail(MethodView):
         `body` replaces the body. Needs `If-Match`, as PUT does.
         """
         written = writer().patch(
-            collection, slug, json_body(payload), if_match(), author(), branch_arg()
+            collection, slug, json_body(payload), if_match(), author(), branch_arg(), locale_arg()
         )
         return write_response(written, 200)
 

@@ -91,3 +91,10 @@ IF_MATCH = {
     "schema": {"type": "string"},
 }
 MESSAGE = query("message", "The commit message.", {"type": "string"})
+LOCALE = query(
+    "locale",
+    "With Decap's i18n: the locale to read or write (default: the collection's default "
+    "locale). Fields the model does not translate come from the default locale.",
+    {"type": "string"},
+    example="en",
+)

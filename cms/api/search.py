@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Response, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
@@ -11,8 +13,10 @@ from cms.api.context import cached_at, catalog, follows_branch, snapshot
 from cms.api.entries import COMMIT_HEADER, PAGINATION_HEADER, pagination_headers
 from cms.api.responses import body_etag, dumps, json_response
 from cms.api.schemas import SearchHitSchema
+from cms.content import Snapshot
 from cms.content.query import Page, check_search, paging
 from cms.errors import BadRequest
+from cms.index.index import Hit
 
 blp = Blueprint(
     "search",
@@ -38,9 +42,43 @@ def search_args() -> tuple[str, list[str], int, int]:
     return text, names, page, size
 
 
+def hit_dict(snap: Snapshot, hit: Hit, commit: str, locale: str | None) -> dict[str, Any]:
+    """A search hit; with ``locale``, the path, version and title of the entry in that locale
+    where it has one (the words are matched in the default locale's values)."""
+    entry, title = hit.entry, hit.title
+    if locale is not None:
+        collection = snap.collection(entry.collection)
+        found = snap.localized_or_default(collection, entry, locale)
+        if found is not entry:
+            titles = [v for v in found.values(collection.identifier_field) if isinstance(v, str)]
+            entry, title = found, titles[0] if titles else title
+    out = {
+        "collection": entry.collection,
+        "slug": entry.slug,
+        "path": entry.path,
+        "title": title,
+        "snippet": hit.snippet,
+        "score": round(hit.score, 6),
+        "version": entry.version,
+        "commit": commit,
+    }
+    if entry.locale is not None:
+        out["locale"] = entry.locale
+    return out
+
+
 @blp.route("")
 class Search(MethodView):
-    @blp.doc(parameters=[params.Q, params.COLLECTION, params.REF, params.PAGE, params.PAGE_SIZE])
+    @blp.doc(
+        parameters=[
+            params.Q,
+            params.COLLECTION,
+            params.REF,
+            params.PAGE,
+            params.PAGE_SIZE,
+            params.LOCALE,
+        ]
+    )
     @blp.response(
         200,
         SearchHitSchema(many=True),
@@ -61,24 +99,11 @@ class Search(MethodView):
         """
         text, names, page, size = search_args()
         snap = snapshot()
+        locale = request.args.get("locale") or None
 
         def build() -> tuple[tuple[bytes, str, dict[str, str]], str]:
             hits, commit = catalog().search(snap, text, names, page, size, follows_branch())
-            body = dumps(
-                [
-                    {
-                        "collection": hit.entry.collection,
-                        "slug": hit.entry.slug,
-                        "path": hit.entry.path,
-                        "title": hit.title,
-                        "snippet": hit.snippet,
-                        "score": round(hit.score, 6),
-                        "version": hit.entry.version,
-                        "commit": commit,
-                    }
-                    for hit in hits.hits
-                ]
-            )
+            body = dumps([hit_dict(snap, hit, commit, locale) for hit in hits.hits])
             meta = Page([], hits.total, hits.page, hits.page_size)
             return (body, body_etag(body), pagination_headers(meta)), commit
 

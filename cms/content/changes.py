@@ -28,6 +28,7 @@ from cms.errors import (
     Unprocessable,
 )
 from cms.model import Collection, Field
+from cms.model.i18n import NONE
 from cms.model.problems import FieldPath
 from cms.storage.git import Identity
 
@@ -226,9 +227,11 @@ class EntryWriter:
         if_match: Sequence[str] | None,
         author: Identity,
         branch: str | None = None,
+        locale: str | None = None,
     ) -> Written:
         data = _shape(payload, UPDATE_KEYS, required=("fields",))
-        return self._update(name, slug, if_match, author, branch, data, replacing(data))
+        change = replacing(data)
+        return self._update(name, slug, if_match, author, branch, data, change, locale)
 
     def patch(
         self,
@@ -238,11 +241,13 @@ class EntryWriter:
         if_match: Sequence[str] | None,
         author: Identity,
         branch: str | None = None,
+        locale: str | None = None,
     ) -> Written:
         if isinstance(payload, dict) and "body" in payload and payload["body"] is None:
             payload = {**payload, "body": ""}
         data = _shape(payload, UPDATE_KEYS)
-        return self._update(name, slug, if_match, author, branch, data, patching(data))
+        change = patching(data)
+        return self._update(name, slug, if_match, author, branch, data, change, locale)
 
     def _update(
         self,
@@ -253,17 +258,18 @@ class EntryWriter:
         branch: str | None,
         data: Mapping[str, Any],
         change: Edit,
+        locale: str | None = None,
     ) -> Written:
         _require_if_match(if_match, "change")
         branch = branch or self.store.branch
         with self.store.transaction(branch, "", author, self.committer) as tx:
             snap = self.service.snapshot_at(tx.base)
-            collection, current = stage_update(tx, snap, name, slug, if_match, change)
+            collection, current = stage_update(tx, snap, name, slug, if_match, change, locale)
             slug = current.slug
             self._set_message(tx, snap, "update", collection, slug, author, data)
         if tx.result is None:  # nothing changed: no commit, the entry as it is
             return Written(snap.with_history([current])[0], tx.base, slug)
-        return self._written(tx.result.sha, collection, slug)
+        return self._written(tx.result.sha, collection, slug, locale)
 
     # -- restore ------------------------------------------------------------------------------
 
@@ -379,11 +385,15 @@ class EntryWriter:
     ) -> None:
         tx.message = data.get("message") or self._message(snap, action, collection, slug, author)
 
-    def _written(self, commit: str, collection: Collection, slug: str) -> Written:
-        """The entry as committed; its last change is that commit (no history walk needed)."""
+    def _written(
+        self, commit: str, collection: Collection, slug: str, locale: str | None = None
+    ) -> Written:
+        """The entry as committed (in ``locale``, with i18n); its last change is that commit
+        (no history walk needed)."""
         snap = self.service.snapshot_at(commit)
         try:
-            entry = snap.entry(snap.collection(collection.name), slug, history=False)
+            found = snap.collection(collection.name)
+            entry = snap.localized(found, snap.entry(found, slug, history=False), locale)
         except NotFound:
             return Written(None, commit, slug)
         return Written(entry.at(commit, self.store.commit_info(commit)), commit, slug)
@@ -443,6 +453,9 @@ def prepare_create(
     body: str = data.get("body") or ""
     check_content(collection, slug or "", fields, body)
     ordered = in_model_order(fields, collection.fields_for(slug or "").fields)
+    if collection.i18n is not None and collection.i18n.structure == "single_file":
+        values = {**ordered, "body": body} if collection.fields_for("").body else ordered
+        ordered, body = {collection.i18n.default: values}, ""
     return slug, fields, new_file(ordered, body, collection.format).encode("utf-8")
 
 
@@ -470,20 +483,59 @@ def stage_update(
     slug: str,
     if_match: Sequence[str] | None,
     change: Edit,
+    locale: str | None = None,
 ) -> tuple[Collection, Entry]:
-    """Edit an entry's file in the transaction (only the lines of changed keys)."""
+    """Edit an entry's file in the transaction (only the lines of changed keys). With i18n,
+    the entry's values in ``locale`` (default: the default locale's), in that locale's file
+    or key; a field the model does not translate is changed in the default locale only."""
     collection = snap.collection(name)
-    current = snap.entry(collection, slug, history=False)  # NotFound if not there
+    default = snap.entry(collection, slug, history=False)  # NotFound if not there
+    current = snap.localized(collection, default, locale)
     check_version(current, if_match)
     raw = snap.service.store.read_blob(current.version)
     fmt = collection.format_for(current.slug)
     document = parse(raw, fmt)
-    fields, body = change(document.data, document.served_body)
-    check_content(collection, current.slug, fields, body, (document.data, document.served_body))
-    text = edit_file(document, fields, body, fmt).encode("utf-8")
+    before = (copy.deepcopy(current.fields), current.body)
+    fields, body = change(copy.deepcopy(current.fields), current.body)
+    check_content(collection, current.slug, fields, body, before)
+    data, file_body = stored_values(collection, current, document, fields, body)
+    text = edit_file(document, data, file_body, fmt).encode("utf-8")
     if text != raw:
         tx.write(current.path, text)
     return collection, current
+
+
+def stored_values(
+    collection: Collection,
+    current: Entry,
+    document: Any,
+    fields: dict[str, Any],
+    body: str,
+) -> tuple[dict[str, Any], str | None]:
+    """What an entry's file holds once its (localized) values are ``fields`` and ``body``:
+    the front matter's data and the body (None: the file's own stays)."""
+    i18n = collection.i18n
+    if i18n is None:
+        return fields, body
+    definition = collection.fields_for(current.slug)
+    translated = i18n.default == current.locale
+    if not translated:
+        for item in definition.fields:
+            if item.i18n == NONE and fields.get(item.name) != current.fields.get(item.name):
+                raise Unprocessable(
+                    f"field {item.name!r} is not translated (i18n: none): change it in the "
+                    f"default locale {i18n.default!r}",
+                    {"json": {"fields": {item.name: ["is not translated"]}}},
+                )
+        kept = {item.name for item in definition.fields if item.i18n != NONE}
+        fields = {k: v for k, v in fields.items() if k in kept or definition.at(k) is None}
+    has_body = definition.body is not None and (translated or definition.body.i18n != NONE)
+    if i18n.structure != "single_file":
+        return fields, body if has_body else None
+    values = dict(fields)
+    if has_body:
+        values["body"] = body
+    return {**document.data, current.locale: values}, None
 
 
 def stage_delete(
@@ -497,4 +549,7 @@ def stage_delete(
     current = snap.entry(collection, slug, history=False)
     check_version(current, if_match)
     tx.delete(current.path)
+    for path in collection.locale_paths(current.slug).values():
+        if path != current.path and tx.read(path) is not None:
+            tx.delete(path)  # every locale's file goes with the entry, as in Decap
     return collection, current

@@ -30,6 +30,7 @@ class Entry:
     commit: str = ""
     change: Change | None = None
     included: dict[str, Any] = field(default_factory=dict)
+    locale: str | None = None  # with i18n: the locale of these values
 
     def at(self, commit: str, change: Change | None) -> Entry:
         return replace(self, commit=commit, change=change)
@@ -65,6 +66,8 @@ class Entry:
         if html is not None:
             out["html"] = html
         out["version"] = self.version
+        if self.locale is not None:
+            out["locale"] = self.locale
         out["commit"] = self.commit
         out["updated_at"] = self.change.date if self.change else None
         out["updated_by"] = self.change.author if self.change else None

@@ -17,8 +17,9 @@ from cms.content.document import parse
 from cms.content.entry import Entry, EntryProblem
 from cms.content.parsed import Documents, Parsed
 from cms.content.render import render_markdown
-from cms.errors import ConfigError, NotFound
+from cms.errors import BadRequest, ConfigError, NotFound
 from cms.model import Collection, Model, load_model
+from cms.model.i18n import NONE
 from cms.model.problems import format_path
 from cms.model.widgets import FILE_SLUG
 from cms.storage import GitStore
@@ -76,7 +77,7 @@ class Snapshot:
                 if blob is not None:
                     found.append((item.name, blob))
             return found
-        listed = store.list_tree(self.commit, collection.folder, collection.depth)
+        listed = store.list_tree(self.commit, collection.folder, collection.tree_depth)
         found = []
         for blob in listed:
             slug = collection.slug_for_path(blob.path)
@@ -145,13 +146,21 @@ class Snapshot:
     def build_entry(
         self, collection: Collection, slug: str, path: str, version: str, parsed: Parsed
     ) -> Entry:
-        """An entry from its parsed file, checked against the collection's fields."""
+        """An entry from its parsed file, checked against the collection's fields. With i18n,
+        the default locale's values (a single_file entry's ``{<locale>: ...}`` key)."""
         problems = [EntryProblem(None, message) for message in parsed.problems]
+        data, body, locale = parsed.data, parsed.body, None
+        if collection.i18n is not None:
+            locale = collection.i18n.default
+            if collection.i18n.structure == "single_file":
+                data, body = locale_values(parsed.data, locale, parsed.body)
+                if locale not in parsed.data and not parsed.problems:
+                    problems.append(EntryProblem(None, f"no values for the locale {locale!r}"))
         has_body = collection.fields_for(slug).body is not None
         collection.check(
             slug,
-            parsed.data,
-            parsed.body if has_body else None,
+            data,
+            body if has_body else None,
             lambda at, message: problems.append(EntryProblem(format_path(at), message)),
         )
         return Entry(
@@ -159,11 +168,87 @@ class Snapshot:
             slug=slug,
             path=path,
             version=version,
-            fields=parsed.data,
-            body=parsed.body,
+            fields=data,
+            body=body,
+            locale=locale,
             problems=tuple(problems),
             commit=self.commit,
         )
+
+    def as_read(self, entries: list[Entry]) -> list[Entry]:
+        """Entries built from their parsed files alone (the index's), as ``build_entry``
+        gives them: with i18n, in the default locale (a single_file entry's key)."""
+        out = []
+        for entry in entries:
+            i18n = self.model.collections[entry.collection].i18n
+            if i18n is not None and entry.locale is None:
+                fields, body = entry.fields, entry.body
+                if i18n.structure == "single_file":
+                    fields, body = locale_values(entry.fields, i18n.default, entry.body)
+                entry = replace(entry, fields=fields, body=body, locale=i18n.default)
+            out.append(entry)
+        return out
+
+    def localized(self, collection: Collection, entry: Entry, locale: str | None) -> Entry:
+        """The entry in ``locale``: its translated fields from that locale's values, the
+        others (``i18n: none``) from the default locale's. NotFound when the entry has no
+        values in that locale; BadRequest for a locale the collection does not have."""
+        i18n = collection.i18n
+        if locale is None or (i18n is not None and locale == i18n.default):
+            return entry
+        if i18n is None or locale not in i18n.locales:
+            known = ", ".join(i18n.locales) if i18n else "none: it has one language"
+            raise BadRequest(
+                f"collection {collection.name!r} has no locale {locale!r} ({known})",
+                {"query": {"locale": f"one of {known}"}},
+            )
+        missing = NotFound(
+            f"entry {entry.slug!r} of {collection.name!r} has no {locale!r} version",
+            {"collection": collection.name, "slug": entry.slug, "locale": locale},
+        )
+        store = self.service.store
+        fmt = collection.format_for(entry.slug)
+        if i18n.structure == "single_file":
+            parsed = self.service.parsed(entry.version, fmt)
+            if locale not in parsed.data:
+                raise missing
+            values, body = locale_values(parsed.data, locale, parsed.body)
+            path, version = entry.path, entry.version
+        else:
+            path = collection.path_for(entry.slug, locale)
+            blob = store.blob_at(self.commit, path)
+            if blob is None:
+                raise missing
+            parsed = self.service.parsed(blob.sha, fmt)
+            values, body, version = parsed.data, parsed.body, blob.sha
+        fields, body = merge_locale(collection.fields_for(entry.slug), entry, values, body)
+        problems = [EntryProblem(None, message) for message in parsed.problems]
+        definition = collection.fields_for(entry.slug)
+        collection.check(
+            entry.slug,
+            fields,
+            body if definition.body is not None else None,
+            lambda at, message: problems.append(EntryProblem(format_path(at), message)),
+        )
+        return replace(
+            entry,
+            path=path,
+            version=version,
+            fields=fields,
+            body=body,
+            locale=locale,
+            problems=tuple(problems),
+        )
+
+    def localized_or_default(
+        self, collection: Collection, entry: Entry, locale: str | None
+    ) -> Entry:
+        """The entry in ``locale``, or in the default locale if it has no values in that one
+        (its ``locale`` says which); BadRequest for a locale the collection lacks."""
+        try:
+            return self.localized(collection, entry, locale)
+        except NotFound:
+            return entry
 
     def with_history(self, entries: list[Entry]) -> list[Entry]:
         """The entries with ``updated_at``/``updated_by`` from the last commit that touched them."""
@@ -199,6 +284,34 @@ def entry_weight(entry: Entry) -> int:
     for the object itself."""
     fields = json.dumps(entry.fields, ensure_ascii=False, separators=(",", ":"), default=str)
     return 512 + len(entry.body) + len(fields)
+
+
+def locale_values(data: dict[str, Any], locale: str, body: str) -> tuple[dict[str, Any], str]:
+    """A single_file entry's values in one locale, and its body (kept under ``body`` in each
+    locale's values, or the file's own body)."""
+    values = data.get(locale)
+    values = dict(values) if isinstance(values, dict) else {}
+    inner_body = values.pop("body", None)
+    return values, inner_body if isinstance(inner_body, str) else body
+
+
+def merge_locale(
+    definition: Any, default: Entry, values: dict[str, Any], body: str
+) -> tuple[dict[str, Any], str]:
+    """One locale's view of an entry: each field the model translates (``i18n: true`` or
+    ``duplicate``) from that locale's values, the others from the default locale's."""
+    merged: dict[str, Any] = {}
+    for item in definition.fields:
+        source = values if item.i18n != NONE else default.fields
+        if item.name in source:
+            merged[item.name] = source[item.name]
+    known = {item.name for item in definition.fields}
+    for key, value in values.items():
+        if key not in known and key != "body":
+            merged[key] = value
+    body_field = definition.body
+    translated_body = body_field is not None and body_field.i18n != NONE
+    return merged, body if translated_body else default.body
 
 
 class ContentService:

@@ -385,7 +385,7 @@ class Catalog:
         with self.reading(snapshot, follow) as (index, at):
             found = at.collection(collection)
             ids, total = index.page_ids(found.name, query, query.search)
-            entries = index.entries(ids, at.commit)
+            entries = at.as_read(index.entries(ids, at.commit))
             if query.include:
                 entries = self._include(index, at, found, entries, query.include)
         entries = self.fill_changes(index, at.commit, entries)
@@ -414,7 +414,9 @@ class Catalog:
             ids = sorted(set(found.values()))
             related = {
                 e_id: entry.at(snapshot.commit, None).as_dict(body=False)
-                for e_id, entry in zip(ids, index.entries(ids, snapshot.commit), strict=True)
+                for e_id, entry in zip(
+                    ids, snapshot.as_read(index.entries(ids, snapshot.commit)), strict=True
+                )
             }
             for position, entry in enumerate(entries):
                 dicts = [related.get(found.get(relation_key(v), -1)) for v in entry.values(name)]
@@ -438,7 +440,7 @@ class Catalog:
             for name in names:
                 at.collection(name)
             found, total = index.search(text, names, page, page_size)
-            entries = index.entries([entry_id for entry_id, _, _ in found], at.commit)
+            entries = at.as_read(index.entries([entry_id for entry_id, _, _ in found], at.commit))
         hits = []
         for entry, (_, score, snippet) in zip(entries, found, strict=True):
             identifier = at.collection(entry.collection).identifier_field
@@ -454,6 +456,7 @@ class Catalog:
         with index.reading() as commit:
             entry_id = index.find(collection.name, nfc(slug)) if commit == snapshot.commit else None
             entries = index.entries([entry_id], commit) if entry_id is not None else []
+            entries = snapshot.as_read(entries)
         if commit != snapshot.commit:
             return snapshot.entry(collection, slug)
         if not entries:

@@ -12,6 +12,7 @@ from typing import Any
 
 from cms.errors import ConfigError
 from cms.model.fields import Field, check_unique, line_of
+from cms.model.i18n import I18n, read_i18n
 from cms.model.values import plain
 from cms.model.widgets import Report
 
@@ -29,6 +30,7 @@ FORMATS = {
 EXTENSION_FORMATS = {"md": "frontmatter", "markdown": "frontmatter", "mdx": "frontmatter"}
 EXTENSION_FORMATS.update({"yml": "yml", "yaml": "yaml", "toml": "toml", "json": "json"})
 _PLACEHOLDER = re.compile(r"\{\{\s*([^}\s]+)\s*\}\}")
+_LOCALE = re.compile(r"\{\{\s*locale\s*\}\}")
 
 
 def nfc(text: str) -> str:
@@ -102,9 +104,13 @@ class CollectionFile:
 
     name: str
     label: str
-    path: str
+    path: str  # the default locale's, with i18n
     format: str
     fields: Fields
+    template: str = ""  # the `file` as the config writes it (`{{locale}}` in it, with i18n)
+
+    def path_in(self, locale: str) -> str:
+        return _LOCALE.sub(locale, self.template) if self.template else self.path
 
 
 @dataclass(frozen=True)
@@ -154,6 +160,8 @@ class Collection:
     # Decap's options for its editor's list view (view_filters, view_groups, index_file,
     # meta), shown to clients as the config holds them.
     view: dict[str, Any] = field(default_factory=dict)
+    # Decap's i18n: the locales and where each one's values are (None: one language).
+    i18n: I18n | None = None
     # file collections
     files: dict[str, CollectionFile] = field(default_factory=dict)
 
@@ -166,8 +174,7 @@ class Collection:
                 if item.path == path:
                     return item.name
             return None
-        prefix = f"{self.folder}/" if self.folder else ""
-        suffix = f".{self.extension}"
+        prefix, suffix = self._around(self.i18n.default if self.i18n else None)
         if not path.startswith(prefix) or not path.endswith(suffix):
             return None
         inner = path[len(prefix) : len(path) - len(suffix)]
@@ -189,18 +196,44 @@ class Collection:
         tail = re.escape(template[last.end() :])
         return re.compile(f"{head}(?P<slug>.+?){tail}")
 
-    def path_for(self, slug: str) -> str:
-        """The repository path of the entry with this slug (the inverse of slug_for_path)."""
+    def _around(self, locale: str | None) -> tuple[str, str]:
+        """What comes before and after an entry's inner path in its file's path, for one
+        locale of a multiple_folders or multiple_files collection."""
+        prefix = f"{self.folder}/" if self.folder else ""
+        suffix = f".{self.extension}"
+        if locale is not None and self.i18n is not None:
+            if self.i18n.structure == "multiple_folders":
+                prefix = f"{prefix}{locale}/"
+            elif self.i18n.structure == "multiple_files":
+                suffix = f".{locale}{suffix}"
+        return prefix, suffix
+
+    def path_for(self, slug: str, locale: str | None = None) -> str:
+        """The repository path of the entry with this slug (the inverse of slug_for_path); with
+        i18n, of its file in ``locale`` (default: the default locale's)."""
         if self.kind == "files":
-            return self.files[slug].path
+            return self.files[slug].path_in(locale) if locale else self.files[slug].path
         inner = slug
         if self.path is not None:
             placeholders = list(_PLACEHOLDER.finditer(self.path))
             inner = (
                 self.path[: placeholders[0].start()] + slug + self.path[placeholders[-1].end() :]
             )
-        prefix = f"{self.folder}/" if self.folder else ""
-        return f"{prefix}{inner}.{self.extension}"
+        default = self.i18n.default if self.i18n else None
+        prefix, suffix = self._around(locale or default)
+        return f"{prefix}{inner}{suffix}"
+
+    def locale_paths(self, slug: str) -> dict[str, str]:
+        """Each locale's file of an entry (one file for all of them with single_file)."""
+        if self.i18n is None:
+            return {}
+        return {locale: self.path_for(slug, locale) for locale in self.i18n.locales}
+
+    @property
+    def tree_depth(self) -> int:
+        """How deep below the folder the default locale's files are."""
+        extra = self.i18n is not None and self.i18n.structure == "multiple_folders"
+        return self.depth + 1 if extra else self.depth
 
     @property
     def nested(self) -> bool:
@@ -257,6 +290,7 @@ class Collection:
                 sortable_fields=list(self.sortable_fields),
                 problems=list(self.problems),
                 **self.view,
+                i18n=self.i18n.describe() if self.i18n else None,
                 fields=self.fields.describe(),
                 files=None,
             )
@@ -286,7 +320,7 @@ class Collection:
         return {**base, "oneOf": list(variants.values()), "x-files": variants}
 
 
-def build_collection(raw: Any, source: str) -> Collection:
+def build_collection(raw: Any, source: str, top_i18n: I18n | None = None) -> Collection:
     line = line_of(raw)
     if not isinstance(raw, Mapping):
         raise ConfigError(source, "a collection must be a mapping", line)
@@ -302,6 +336,7 @@ def build_collection(raw: Any, source: str) -> Collection:
         "label_singular": str(raw.get("label_singular", label)),
         "description": raw.get("description"),
         "line": line,
+        "i18n": read_i18n(raw.get("i18n"), top_i18n, source, f"collection {name!r}", line),
     }
     has_folder, has_files = "folder" in raw, "files" in raw
     if has_folder == has_files:
@@ -432,7 +467,9 @@ def _files_collection(raw: Mapping[str, Any], source: str, common: dict[str, Any
             raise ConfigError(
                 source, f"collection {name!r}: file {file_name!r} needs a `file` path", item_line
             )
-        path = safe_relative(item["file"], source, f"file {file_name!r}", item_line)
+        template = safe_relative(item["file"], source, f"file {file_name!r}", item_line)
+        i18n = common["i18n"]
+        path = _LOCALE.sub(i18n.default, template) if i18n else template
         extension = path.rsplit(".", 1)[-1] if "." in path.rsplit("/", 1)[-1] else ""
         fmt = item.get("format") or raw.get("format") or EXTENSION_FORMATS.get(extension)
         if fmt not in FORMATS:
@@ -445,6 +482,7 @@ def _files_collection(raw: Mapping[str, Any], source: str, common: dict[str, Any
             fields=Fields.build(
                 item.get("fields"), source, item_line, f"file {file_name!r} of {name!r}"
             ),
+            template=template if _LOCALE.search(template) else "",
         )
     return Collection(
         **common,

@@ -12,6 +12,7 @@ from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from cms.errors import ConfigError
 from cms.model.collection import Collection, build_collection
 from cms.model.fields import line_of
+from cms.model.i18n import read_i18n
 from cms.model.widgets import RelationWidget
 
 
@@ -78,9 +79,10 @@ def load_model(text: str | bytes, source: str) -> Model:
     collections_raw = raw.get("collections")
     if not isinstance(collections_raw, list) or not collections_raw:
         raise ConfigError(source, "`collections` must be a non-empty list", line_of(raw))
+    top_i18n = read_i18n(raw.get("i18n"), None, source, "the top level", line_of(raw))
     collections: dict[str, Collection] = {}
     for item in collections_raw:
-        collection = build_collection(item, source)
+        collection = build_collection(item, source, top_i18n)
         if collection.name in collections:
             raise ConfigError(
                 source, f"two collections are named {collection.name!r}", collection.line

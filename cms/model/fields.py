@@ -7,6 +7,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from cms.errors import ConfigError
+from cms.model.i18n import field_mode
 from cms.model.problems import FieldPath
 from cms.model.widgets import WIDGETS, OptionError, Report, UnknownWidget, is_empty, type_name
 
@@ -69,6 +70,7 @@ class Field:
             )
         self.required = required
         self.hint = raw.get("hint")
+        self.i18n = field_mode(raw.get("i18n"))
         self.default = raw.get("default")
         self.pattern, self.pattern_message = self._pattern(raw.get("pattern"))
         widget_class = WIDGETS.get(self.widget_name, UnknownWidget)
