@@ -61,6 +61,13 @@ class CollectionSchema(Schema):
     )
     index_file = fields.Raw(metadata={"description": "Decap's `index_file` (Hugo's `_index`)."})
     meta = fields.Dict(metadata={"description": "Decap's `meta` (for example `meta.path`)."})
+    i18n = fields.Dict(
+        allow_none=True,
+        metadata={
+            "description": "Decap's i18n of the collection: `structure`, `locales`, "
+            "`default_locale` (null: one language)."
+        },
+    )
     problems = fields.List(
         fields.String(),
         metadata={
@@ -88,6 +95,12 @@ class CollectionDetailSchema(CollectionSchema):
 
 
 class EntrySchema(Schema):
+    locale = fields.String(
+        metadata={
+            "description": "With Decap's i18n: the locale of these values.",
+            "example": "fr",
+        }
+    )
     collection = fields.String(metadata={"example": "actualites"})
     slug = fields.String(metadata={"example": "2018-01-16-deuxieme-promotion"})
     path = fields.String(metadata={"example": "actualites/2018-01-16-deuxieme-promotion.md"})
@@ -163,6 +176,12 @@ class EntryPatchSchema(Schema):
 
 
 class SearchHitSchema(Schema):
+    locale = fields.String(
+        metadata={
+            "description": "With Decap's i18n: the locale of these values.",
+            "example": "fr",
+        }
+    )
     collection = fields.String(metadata={"example": "pages"})
     slug = fields.String(metadata={"example": "accueil"})
     path = fields.String(metadata={"example": "pages/accueil.md"})

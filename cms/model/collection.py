@@ -277,6 +277,7 @@ class Collection:
             "kind": self.kind,
             "create": self.create,
             "delete": self.delete,
+            "i18n": self.i18n.describe() if self.i18n else None,
         }
         if self.kind == "folder":
             assert self.fields is not None
@@ -290,7 +291,6 @@ class Collection:
                 sortable_fields=list(self.sortable_fields),
                 problems=list(self.problems),
                 **self.view,
-                i18n=self.i18n.describe() if self.i18n else None,
                 fields=self.fields.describe(),
                 files=None,
             )
