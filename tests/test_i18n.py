@@ -161,3 +161,39 @@ def test_collection_i18n_true_needs_a_top_level_i18n() -> None:
     text = "collections:\n  - {name: p, folder: p, i18n: true, fields: []}\n"
     with pytest.raises(ConfigError, match="top-level"):
         load_model(text, "admin/config.yml")
+
+
+FILES = """
+i18n: {structure: single_file, locales: [en, de]}
+collections:
+  - name: pages
+    label: Pages
+    i18n: true
+    files:
+      - name: about
+        label: About
+        file: site/about.yml
+        i18n: true
+        fields: [{name: title, label: Title, i18n: true}]
+      - name: settings
+        label: Settings
+        file: site/settings.yml
+        fields: [{name: title, label: Title}]
+"""
+
+
+def test_a_file_of_a_file_collection_is_localized_only_with_its_own_i18n(make_site, tmp_path):
+    repo = make_site(
+        {
+            "admin/config.yml": FILES,
+            "site/about.yml": "en:\n  title: About\nde:\n  title: Über uns\n",
+            "site/settings.yml": "title: Settings\n",
+        }
+    )
+    client = make_app(repo.path, tmp_path / "i").test_client()
+    base = "/api/v1/collections/pages/entries"
+    assert client.get(f"{base}/about").get_json()["fields"] == {"title": "About"}
+    assert client.get(f"{base}/about?locale=de").get_json()["fields"] == {"title": "Über uns"}
+    settings = client.get(f"{base}/settings").get_json()
+    assert settings["fields"] == {"title": "Settings"} and "locale" not in settings
+    assert client.get(f"{base}/settings?locale=de").status_code == 400

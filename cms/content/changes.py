@@ -453,9 +453,10 @@ def prepare_create(
     body: str = data.get("body") or ""
     check_content(collection, slug or "", fields, body)
     ordered = in_model_order(fields, collection.fields_for(slug or "").fields)
-    if collection.i18n is not None and collection.i18n.structure == "single_file":
+    i18n = collection.i18n
+    if i18n is not None and i18n.structure == "single_file":
         values = {**ordered, "body": body} if collection.fields_for("").body else ordered
-        ordered, body = {collection.i18n.default: values}, ""
+        ordered, body = {i18n.default: values}, ""
     return slug, fields, new_file(ordered, body, collection.format).encode("utf-8")
 
 
@@ -514,7 +515,7 @@ def stored_values(
 ) -> tuple[dict[str, Any], str | None]:
     """What an entry's file holds once its (localized) values are ``fields`` and ``body``:
     the front matter's data and the body (None: the file's own stays)."""
-    i18n = collection.i18n
+    i18n = collection.i18n_for(current.slug)
     if i18n is None:
         return fields, body
     definition = collection.fields_for(current.slug)

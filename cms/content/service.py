@@ -150,9 +150,10 @@ class Snapshot:
         the default locale's values (a single_file entry's ``{<locale>: ...}`` key)."""
         problems = [EntryProblem(None, message) for message in parsed.problems]
         data, body, locale = parsed.data, parsed.body, None
-        if collection.i18n is not None:
-            locale = collection.i18n.default
-            if collection.i18n.structure == "single_file":
+        i18n = collection.i18n_for(slug)
+        if i18n is not None:
+            locale = i18n.default
+            if i18n.structure == "single_file":
                 data, body = locale_values(parsed.data, locale, parsed.body)
                 if locale not in parsed.data and not parsed.problems:
                     problems.append(EntryProblem(None, f"no values for the locale {locale!r}"))
@@ -180,7 +181,7 @@ class Snapshot:
         gives them: with i18n, in the default locale (a single_file entry's key)."""
         out = []
         for entry in entries:
-            i18n = self.model.collections[entry.collection].i18n
+            i18n = self.model.collections[entry.collection].i18n_for(entry.slug)
             if i18n is not None and entry.locale is None:
                 fields, body = entry.fields, entry.body
                 if i18n.structure == "single_file":
@@ -193,7 +194,7 @@ class Snapshot:
         """The entry in ``locale``: its translated fields from that locale's values, the
         others (``i18n: none``) from the default locale's. NotFound when the entry has no
         values in that locale; BadRequest for a locale the collection does not have."""
-        i18n = collection.i18n
+        i18n = collection.i18n_for(entry.slug)
         if locale is None or (i18n is not None and locale == i18n.default):
             return entry
         if i18n is None or locale not in i18n.locales:

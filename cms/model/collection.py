@@ -108,6 +108,7 @@ class CollectionFile:
     format: str
     fields: Fields
     template: str = ""  # the `file` as the config writes it (`{{locale}}` in it, with i18n)
+    i18n: bool = False  # Decap localizes a file of a file collection only with `i18n: true`
 
     def path_in(self, locale: str) -> str:
         return _LOCALE.sub(locale, self.template) if self.template else self.path
@@ -225,9 +226,18 @@ class Collection:
 
     def locale_paths(self, slug: str) -> dict[str, str]:
         """Each locale's file of an entry (one file for all of them with single_file)."""
-        if self.i18n is None:
+        i18n = self.i18n_for(slug)
+        if i18n is None:
             return {}
-        return {locale: self.path_for(slug, locale) for locale in self.i18n.locales}
+        return {locale: self.path_for(slug, locale) for locale in i18n.locales}
+
+    def i18n_for(self, slug: str) -> I18n | None:
+        """The i18n of an entry: the collection's, for a file of a file collection only when
+        that file says ``i18n: true`` too (as in Decap)."""
+        if self.i18n is None or self.kind == "folder":
+            return self.i18n
+        item = self.files.get(slug)
+        return self.i18n if item is not None and item.i18n else None
 
     @property
     def tree_depth(self) -> int:
@@ -468,7 +478,7 @@ def _files_collection(raw: Mapping[str, Any], source: str, common: dict[str, Any
                 source, f"collection {name!r}: file {file_name!r} needs a `file` path", item_line
             )
         template = safe_relative(item["file"], source, f"file {file_name!r}", item_line)
-        i18n = common["i18n"]
+        i18n = common["i18n"] if item.get("i18n") is True else None
         path = _LOCALE.sub(i18n.default, template) if i18n else template
         extension = path.rsplit(".", 1)[-1] if "." in path.rsplit("/", 1)[-1] else ""
         fmt = item.get("format") or raw.get("format") or EXTENSION_FORMATS.get(extension)
@@ -483,6 +493,7 @@ def _files_collection(raw: Mapping[str, Any], source: str, common: dict[str, Any
                 item.get("fields"), source, item_line, f"file {file_name!r} of {name!r}"
             ),
             template=template if _LOCALE.search(template) else "",
+            i18n=i18n is not None,
         )
     return Collection(
         **common,
