@@ -33,6 +33,7 @@ from cms.content.validation import validate  # noqa: E402
 
 CONFIG_NAME = "/admin/config.yml"
 GENERATORS = {
+    "docusaurus": ("docusaurus.config.js", "docusaurus.config.ts"),
     "hugo": ("config.toml", "hugo.toml", "hugo.yaml", "config.yaml", "themes/"),
     "gatsby": ("gatsby-config.js", "gatsby-config.ts"),
     "eleventy": (".eleventy.js", "eleventy.config.js", ".eleventy.cjs"),
