@@ -354,3 +354,15 @@ def test_a_file_git_was_killed_writing_is_finished(site, fault, left) -> None:
     assert app.extensions["cms"].store.recover() == "finished"
     head_is_clean(repo)
     assert "title: Écrit" in page.read_text(encoding="utf-8")
+
+
+def test_an_unreadable_journal_is_set_aside(site) -> None:
+    app, client, repo = site
+    journal = app.extensions["cms"].store.journal
+    journal.path.parent.mkdir(parents=True, exist_ok=True)
+    for junk in ("{not json", '{"branch": "main"}', "[]"):
+        journal.path.write_text(junk, encoding="utf-8")
+        post = {**NEW_POST, "fields": {**NEW_POST["fields"], "title": f"Titre {len(junk)}"}}
+        assert client.post(NEWS, json=post, headers=bearer(app)).status_code == 201
+        assert not journal.path.exists()
+    head_is_clean(repo)

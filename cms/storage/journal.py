@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from cms.storage.git import GitStore
 
 log = logging.getLogger(__name__)
+RECORD_KEYS = {"branch", "base", "new", "checked_out", "paths"}
 
 
 class Journal:
@@ -56,12 +57,15 @@ class Journal:
 
     def read(self) -> dict[str, Any] | None:
         try:
-            return json.loads(self.path.read_text(encoding="utf-8"))
+            entry = json.loads(self.path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             return None
         except ValueError:
+            entry = None
+        if not isinstance(entry, dict) or not set(entry) >= RECORD_KEYS:
             log.warning("ignoring an unreadable write journal %s", self.path)
             return None
+        return entry
 
     def clear(self) -> None:
         self.path.unlink(missing_ok=True)
@@ -125,14 +129,14 @@ def recover(store: GitStore) -> str | None:
         checked_out = False
     if checked_out:
         tree = WorkTree(store.path)
-        found = tree.hashes(list(paths))
-        ours = [
-            path
-            for path in paths
-            if tree.link_in_path(path) is None
-            and _left_by_the_write(store, tree, path, found[path], target[path], other[path])
-        ]
         try:
+            found = tree.hashes(list(paths))
+            ours = [
+                path
+                for path in paths
+                if tree.link_in_path(path) is None
+                and _left_by_the_write(store, tree, path, found[path], target[path], other[path])
+            ]
             tree.apply(target, files=ours)
         except CMSError as exc:
             # Left as it is, a file that could not be brought back shows as a local change,
