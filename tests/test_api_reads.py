@@ -310,3 +310,17 @@ def test_collections_and_schema(client) -> None:
     schema = client.get("/api/v1/collections/personnes").get_json()["schema"]
     assert schema["properties"]["role"]["enum"] == ["eig", "sponsor"]
     assert schema["required"] == ["title", "role"]
+
+
+def test_the_root_and_the_api_root_link_to_where_to_start(client) -> None:
+    for url in ("/", "/api/v1", "/api/v1/"):
+        answer = client.get(url)
+        assert answer.status_code == 200 and answer.mimetype == "application/json"
+        links = answer.get_json()["links"]
+        assert links["openapi"] == "/api/v1/openapi.json" and links["docs"] == "/docs"
+        assert client.get(links["collections"]).status_code == 200
+
+
+def test_the_readme_search_example_finds_a_person(client) -> None:
+    found = client.get("/api/v1/collections/personnes/entries?q=stephan&fields=title").get_json()
+    assert [e["fields"]["title"] for e in found] == ["Hugo Stéphan"]

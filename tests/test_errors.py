@@ -22,7 +22,7 @@ def test_method_not_allowed_and_unknown_paths(client) -> None:
     refused = client.delete("/api/v1/refs")
     assert_error_shape(refused, 405)
     assert set(refused.headers["Allow"].split(", ")) == {"GET", "HEAD", "OPTIONS"}
-    assert assert_error_shape(client.get("/api/v1/"), 404)["message"]
+    assert assert_error_shape(client.get("/api/v1/nope"), 404)["message"]
     assert_error_shape(client.get("/api/v2/collections"), 404)
 
 

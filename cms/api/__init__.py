@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from flask import Flask, Response, g, request
@@ -112,6 +113,23 @@ def init_api(app: Flask, service: ContentService, catalog: Catalog) -> Api:
         if request.path in DOCS_PAGES:
             response.headers["Content-Security-Policy"] = DOCS_POLICY
         return response
+
+    @app.get("/")
+    @app.get("/api/v1")
+    @app.get("/api/v1/")
+    def index() -> Response:
+        """Where to start: the API's entry points and its documentation."""
+        links = {
+            "collections": "/api/v1/collections",
+            "search": "/api/v1/search?q=",
+            "refs": "/api/v1/refs",
+            "sync": "/api/v1/sync",
+            "docs": "/docs",
+            "redoc": "/redoc",
+            "openapi": "/api/v1/openapi.json",
+        }
+        body = {"name": API_TITLE, "version": API_VERSION, "links": links}
+        return Response(json.dumps(body), mimetype="application/json")
 
     @app.get("/healthz")
     def healthz() -> Response:
