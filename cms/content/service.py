@@ -157,13 +157,7 @@ class Snapshot:
                 data, body = locale_values(parsed.data, locale, parsed.body)
                 if locale not in parsed.data and not parsed.problems:
                     problems.append(EntryProblem(None, f"no values for the locale {locale!r}"))
-        has_body = collection.fields_for(slug).body is not None
-        collection.check(
-            slug,
-            data,
-            body if has_body else None,
-            lambda at, message: problems.append(EntryProblem(format_path(at), message)),
-        )
+        problems += check_problems(collection, slug, data, body)
         return Entry(
             collection=collection.name,
             slug=slug,
@@ -224,13 +218,7 @@ class Snapshot:
             values, body, version = parsed.data, parsed.body, blob.sha
         fields, body = merge_locale(collection.fields_for(entry.slug), entry, values, body)
         problems = [EntryProblem(None, message) for message in parsed.problems]
-        definition = collection.fields_for(entry.slug)
-        collection.check(
-            entry.slug,
-            fields,
-            body if definition.body is not None else None,
-            lambda at, message: problems.append(EntryProblem(format_path(at), message)),
-        )
+        problems += check_problems(collection, entry.slug, fields, body)
         return replace(
             entry,
             path=path,
@@ -285,6 +273,21 @@ def entry_weight(entry: Entry) -> int:
     for the object itself."""
     fields = json.dumps(entry.fields, ensure_ascii=False, separators=(",", ":"), default=str)
     return 512 + len(entry.body) + len(fields)
+
+
+def check_problems(
+    collection: Collection, slug: str, fields: dict[str, Any], body: str
+) -> list[EntryProblem]:
+    """How an entry's fields and body break the collection's model."""
+    found: list[EntryProblem] = []
+    has_body = collection.fields_for(slug).body is not None
+    collection.check(
+        slug,
+        fields,
+        body if has_body else None,
+        lambda at, message: found.append(EntryProblem(format_path(at), message)),
+    )
+    return found
 
 
 def locale_values(data: dict[str, Any], locale: str, body: str) -> tuple[dict[str, Any], str]:
