@@ -47,6 +47,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("CMS_MAX_BODY_BYTES", "1048576", "Largest request body accepted; larger is a 413."),
     Setting("CMS_LOCK_TIMEOUT", "10", "Seconds a write waits for the write lock before a 503."),
     Setting(
+        "CMS_SQL_TIME_LIMIT_MS",
+        "1000",
+        "Milliseconds the index queries of one list or search may run; past it, a 400 (0: none).",
+    ),
+    Setting(
         "CMS_CORS_ORIGINS",
         "",
         "Comma-separated origins allowed to call the API from a browser (`*` for any).",
@@ -92,6 +97,14 @@ def read_settings(
         if number <= 0:
             raise ValueError(f"{name}: must be more than 0")
         values[name] = int(number) if name == "CMS_MAX_BODY_BYTES" else number
+    raw = values["CMS_SQL_TIME_LIMIT_MS"]
+    try:
+        limit = float(raw)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise ValueError(f"CMS_SQL_TIME_LIMIT_MS: expected a number, got {raw!r}") from None
+    if limit < 0:
+        raise ValueError("CMS_SQL_TIME_LIMIT_MS: must be 0 (no limit) or more")
+    values["CMS_SQL_TIME_LIMIT_MS"] = limit
     origins = values["CMS_CORS_ORIGINS"]
     if isinstance(origins, str):
         values["CMS_CORS_ORIGINS"] = tuple(o.strip() for o in origins.split(",") if o.strip())

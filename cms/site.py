@@ -37,7 +37,8 @@ def repository_path(settings: Mapping[str, object]) -> Path:
 
 def open_catalog(service: ContentService, settings: Mapping[str, object]) -> Catalog:
     """The index of the published branch, under ``CMS_INSTANCE/index`` (built on demand)."""
-    return Catalog(service, Path(str(settings["CMS_INSTANCE"])) / "index")
+    limit = float(settings.get("CMS_SQL_TIME_LIMIT_MS", 0) or 0) / 1000  # type: ignore[arg-type]
+    return Catalog(service, Path(str(settings["CMS_INSTANCE"])) / "index", limit)
 
 
 def open_site(settings: Mapping[str, object]) -> ContentService:

@@ -374,3 +374,22 @@ def test_parses_made_by_older_rules_are_dropped(tmp_path) -> None:
     reopened = Documents(path, lambda blob: b"---\ntitle: New\n---\n")
     assert reopened.get("b1", "frontmatter").data == {"title": "New"}
     reopened.close()
+
+
+def test_a_query_past_the_time_limit_is_stopped_and_the_server_goes_on(make_site, tmp_path):
+    files = {"admin/config.yml": CONFIG}
+    for number in range(400):
+        files[f"notes/n{number:03d}.md"] = f"---\ntitle: Note {number} fine words\n---\nBody.\n"
+    site = make_site(files)
+    app = make_app(site.path, tmp_path / "i", CMS_SQL_TIME_LIMIT_MS="0.000001")
+    client = app.test_client()
+    url = f"{NOTES}?sort=-title&filter[title][contains]=fine&page_size=100"
+    stopped = client.get(url)
+    assert stopped.status_code == 400
+    assert "CMS_SQL_TIME_LIMIT_MS" in stopped.get_json()["message"]
+    assert client.get("/api/v1/search?q=fine").status_code == 400
+    assert client.get(f"{NOTES}/n001").status_code == 200
+    assert client.get("/readyz").status_code == 200
+    for limit, folder in (("0", "j"), ("1000", "k")):
+        other = make_app(site.path, tmp_path / folder, CMS_SQL_TIME_LIMIT_MS=limit)
+        assert len(other.test_client().get(url).get_json()) == 100

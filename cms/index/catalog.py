@@ -32,6 +32,7 @@ from cms.content.query import Page, Query
 from cms.content.service import ContentService, Snapshot, nfc, relation_key
 from cms.errors import CMSError, NotFound, RepositoryError
 from cms.index.index import VERSION, Hit, Hits, Index, Item
+from cms.index.limit import time_limit
 from cms.index.rows import index_path
 from cms.model import Collection, Model
 from cms.model.widgets import RelationWidget
@@ -96,8 +97,9 @@ class Status:
 class Catalog:
     """The published branch's index, kept current, and copies at other refs."""
 
-    def __init__(self, service: ContentService, folder: Path) -> None:
+    def __init__(self, service: ContentService, folder: Path, time_limit: float = 0.0) -> None:
         self.service = service
+        self.time_limit = time_limit  # seconds a list's or a search's SQL may take; 0: none
         self.store = service.store
         self.folder = folder
         folder.mkdir(parents=True, exist_ok=True)
@@ -382,7 +384,7 @@ class Catalog:
     ) -> tuple[Page, str]:
         """A page of a collection's entries (``query.search``: only matches, best first unless
         sorted), with relation fields expanded (one query per included field)."""
-        with self.reading(snapshot, follow) as (index, at):
+        with self.reading(snapshot, follow) as (index, at), time_limit(index.db, self.time_limit):
             found = at.collection(collection)
             ids, total = index.page_ids(found.name, query, query.search)
             entries = at.as_read(index.entries(ids, at.commit))
@@ -435,7 +437,7 @@ class Catalog:
         follow: bool,
     ) -> tuple[Hits, str]:
         """The entries that match a full-text search, best first, with snippets."""
-        with self.reading(snapshot, follow) as (index, at):
+        with self.reading(snapshot, follow) as (index, at), time_limit(index.db, self.time_limit):
             names = collections or [c.name for c in at.collections()]
             for name in names:
                 at.collection(name)

@@ -201,7 +201,8 @@ class Index:
             try:
                 yield self.commit()
             finally:
-                self.db.execute("COMMIT")
+                if self.db.in_transaction:  # an interrupted query (time limit) ends it
+                    self.db.execute("COMMIT")
 
     @contextmanager
     def writing(self) -> Iterator[None]:
