@@ -310,8 +310,7 @@ class GitStore:
             return True
         cached = self._published.get((commit, head))
         if cached is None:
-            result = command.run(self.path, ["merge-base", "--is-ancestor", commit, head])
-            cached = self._published.put((commit, head), result.returncode == 0)
+            cached = self._published.put((commit, head), self.is_ancestor(commit, head))
         return cached
 
     def head_branch(self) -> str | None:
@@ -436,7 +435,7 @@ class GitStore:
             if b"120000 " in raw:  # else no entry can be a link: no need to parse
                 names = frozenset(
                     entry_name.decode("utf-8", "surrogateescape")
-                    for entry_name, mode in _tree_modes(raw)
+                    for entry_name, (mode, _) in parse_tree(raw).items()
                     if mode == b"120000"
                 )
             links = self._links.put(tree, names)
@@ -703,14 +702,16 @@ class GitStore:
 LINK_MODE = 0o120000
 
 
-def _tree_modes(data: bytes) -> Iterator[tuple[bytes, bytes]]:
-    """(name, mode) of each entry of a raw git tree object."""
+def parse_tree(data: bytes) -> dict[bytes, tuple[bytes, bytes]]:
+    """A raw git tree object as {name: (mode, binary sha)}, in the tree's order."""
+    entries: dict[bytes, tuple[bytes, bytes]] = {}
     position = 0
     while position < len(data):
         space = data.index(b" ", position)
         nul = data.index(b"\0", space)
-        yield data[space + 1 : nul], data[position:space]
+        entries[data[space + 1 : nul]] = (data[position:space], data[nul + 1 : nul + 21])
         position = nul + 21
+    return entries
 
 
 def _split(stream, separator: bytes, size: int = 1 << 16) -> Iterator[bytes]:

@@ -48,7 +48,7 @@ from gitdb import IStream, LooseObjectDB
 
 from cms.errors import CMSError, NotFound, Unprocessable
 from cms.storage import command, faults
-from cms.storage.git import LRU, Identity, TreeEntry
+from cms.storage.git import LRU, Identity, TreeEntry, parse_tree
 from cms.storage.journal import record
 from cms.storage.worktree import RepositoryLocked, State, WorkTree, existing, lock_files
 
@@ -346,18 +346,6 @@ def _not_a_file(path: str, mode: bytes) -> CMSError:
         f"{path!r} is {kind} in the repository; this server writes only regular files",
         {"path": path},
     )
-
-
-def parse_tree(data: bytes) -> dict[bytes, tuple[bytes, bytes]]:
-    """A raw git tree object as {name: (mode, binary sha)}, in the tree's order."""
-    entries: dict[bytes, tuple[bytes, bytes]] = {}
-    position = 0
-    while position < len(data):
-        space = data.index(b" ", position)
-        nul = data.index(b"\0", space)
-        entries[data[space + 1 : nul]] = (data[position:space], data[nul + 1 : nul + 21])
-        position = nul + 21
-    return entries
 
 
 def _tree_order(item: tuple[bytes, tuple[bytes, bytes]]) -> bytes:
