@@ -10,7 +10,7 @@ from flask_smorest import Blueprint
 
 from cms.api import params
 from cms.api.context import cached_at, catalog, follows_branch, snapshot
-from cms.api.entries import COMMIT_HEADER, PAGINATION_HEADER, pagination_headers
+from cms.api.entries import COMMIT_HEADER, PAGINATION_HEADER, locale_arg, pagination_headers
 from cms.api.responses import body_etag, dumps, json_response
 from cms.api.schemas import SearchHitSchema
 from cms.content import Snapshot
@@ -50,8 +50,8 @@ def hit_dict(snap: Snapshot, hit: Hit, commit: str, locale: str | None) -> dict[
         collection = snap.collection(entry.collection)
         found = snap.localized_or_default(collection, entry, locale)
         if found is not entry:
-            titles = [v for v in found.values(collection.identifier_field) if isinstance(v, str)]
-            entry, title = found, titles[0] if titles else title
+            text = found.first_text(collection.identifier_field)
+            entry, title = found, title if text is None else text
     out = {
         "collection": entry.collection,
         "slug": entry.slug,
@@ -99,7 +99,7 @@ class Search(MethodView):
         """
         text, names, page, size = search_args()
         snap = snapshot()
-        locale = request.args.get("locale") or None
+        locale = locale_arg()
 
         def build() -> tuple[tuple[bytes, str, dict[str, str]], str]:
             hits, commit = catalog().search(snap, text, names, page, size, follows_branch())

@@ -44,6 +44,10 @@ class Entry:
             return [self.path]
         return self.field_values(dotted)
 
+    def first_text(self, dotted: str) -> str | None:
+        """The first string at a dotted path (an entry's title from its identifier field)."""
+        return next((v for v in self.values(dotted) if isinstance(v, str)), None)
+
     def field_values(self, dotted: str) -> list[Any]:
         """The values of the fields at a dotted path, whatever their name."""
         return list(values_at(self.fields, dotted.split(".")))

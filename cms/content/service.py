@@ -19,7 +19,7 @@ from cms.content.parsed import Documents, Parsed
 from cms.content.render import render_markdown
 from cms.errors import BadRequest, ConfigError, NotFound
 from cms.model import Collection, Model, load_model
-from cms.model.i18n import NONE
+from cms.model.i18n import NONE, I18n
 from cms.model.problems import format_path
 from cms.model.widgets import FILE_SLUG
 from cms.storage import GitStore
@@ -149,14 +149,15 @@ class Snapshot:
         """An entry from its parsed file, checked against the collection's fields. With i18n,
         the default locale's values (a single_file entry's ``{<locale>: ...}`` key)."""
         problems = [EntryProblem(None, message) for message in parsed.problems]
-        data, body, locale = parsed.data, parsed.body, None
         i18n = collection.i18n_for(slug)
-        if i18n is not None:
-            locale = i18n.default
-            if i18n.structure == "single_file":
-                data, body = locale_values(parsed.data, locale, parsed.body)
-                if locale not in parsed.data and not parsed.problems:
-                    problems.append(EntryProblem(None, f"no values for the locale {locale!r}"))
+        data, body, locale = default_view(i18n, parsed.data, parsed.body)
+        if (
+            i18n is not None
+            and i18n.structure == "single_file"
+            and i18n.default not in parsed.data
+            and not parsed.problems
+        ):
+            problems.append(EntryProblem(None, f"no values for the locale {i18n.default!r}"))
         problems += check_problems(collection, slug, data, body)
         return Entry(
             collection=collection.name,
@@ -177,10 +178,8 @@ class Snapshot:
         for entry in entries:
             i18n = self.model.collections[entry.collection].i18n_for(entry.slug)
             if i18n is not None and entry.locale is None:
-                fields, body = entry.fields, entry.body
-                if i18n.structure == "single_file":
-                    fields, body = locale_values(entry.fields, i18n.default, entry.body)
-                entry = replace(entry, fields=fields, body=body, locale=i18n.default)
+                fields, body, locale = default_view(i18n, entry.fields, entry.body)
+                entry = replace(entry, fields=fields, body=body, locale=locale)
             out.append(entry)
         return out
 
@@ -288,6 +287,18 @@ def check_problems(
         lambda at, message: found.append(EntryProblem(format_path(at), message)),
     )
     return found
+
+
+def default_view(
+    i18n: I18n | None, data: dict[str, Any], body: str
+) -> tuple[dict[str, Any], str, str | None]:
+    """A parsed file's fields, body and locale as an entry reads them: with i18n, the default
+    locale's (a single_file entry's key)."""
+    if i18n is None:
+        return data, body, None
+    if i18n.structure == "single_file":
+        data, body = locale_values(data, i18n.default, body)
+    return data, body, i18n.default
 
 
 def locale_values(data: dict[str, Any], locale: str, body: str) -> tuple[dict[str, Any], str]:

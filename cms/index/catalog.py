@@ -387,7 +387,7 @@ class Catalog:
         with self.reading(snapshot, follow) as (index, at), time_limit(index.db, self.time_limit):
             found = at.collection(collection)
             ids, total = index.page_ids(found.name, query, query.search)
-            entries = at.as_read(index.entries(ids, at.commit))
+            entries = self._read(index, at, ids)
             if query.include:
                 entries = self._include(index, at, found, entries, query.include)
         entries = self.fill_changes(index, at.commit, entries)
@@ -416,9 +416,7 @@ class Catalog:
             ids = sorted(set(found.values()))
             related = {
                 e_id: entry.at(snapshot.commit, None).as_dict(body=False)
-                for e_id, entry in zip(
-                    ids, snapshot.as_read(index.entries(ids, snapshot.commit)), strict=True
-                )
+                for e_id, entry in zip(ids, self._read(index, snapshot, ids), strict=True)
             }
             for position, entry in enumerate(entries):
                 dicts = [related.get(found.get(relation_key(v), -1)) for v in entry.values(name)]
@@ -442,12 +440,11 @@ class Catalog:
             for name in names:
                 at.collection(name)
             found, total = index.search(text, names, page, page_size)
-            entries = at.as_read(index.entries([entry_id for entry_id, _, _ in found], at.commit))
+            entries = self._read(index, at, [entry_id for entry_id, _, _ in found])
         hits = []
         for entry, (_, score, snippet) in zip(entries, found, strict=True):
-            identifier = at.collection(entry.collection).identifier_field
-            titles = [v for v in entry.values(identifier) if isinstance(v, str)]
-            hits.append(Hit(entry, titles[0] if titles else entry.slug, snippet, score))
+            title = entry.first_text(at.collection(entry.collection).identifier_field)
+            hits.append(Hit(entry, entry.slug if title is None else title, snippet, score))
         return Hits(hits, total, page, page_size), at.commit
 
     def entry(self, snapshot: Snapshot, collection: Collection, slug: str) -> Entry:
@@ -457,8 +454,7 @@ class Catalog:
             return snapshot.entry(collection, slug)
         with index.reading() as commit:
             entry_id = index.find(collection.name, nfc(slug)) if commit == snapshot.commit else None
-            entries = index.entries([entry_id], commit) if entry_id is not None else []
-            entries = snapshot.as_read(entries)
+            entries = self._read(index, snapshot, [entry_id]) if entry_id is not None else []
         if commit != snapshot.commit:
             return snapshot.entry(collection, slug)
         if not entries:
@@ -467,6 +463,11 @@ class Catalog:
                 {"collection": collection.name, "slug": slug},
             )
         return self.fill_changes(index, commit, entries)[0]
+
+    @staticmethod
+    def _read(index: Index, snapshot: Snapshot, ids: list[int]) -> list[Entry]:
+        """Entries of the index by id, as the snapshot reads them (``Snapshot.as_read``)."""
+        return snapshot.as_read(index.entries(ids, snapshot.commit))
 
     def _at(self, index: Index, commit: str) -> bool:
         """Whether the index is at this commit, after moving to the branch head if it is
