@@ -36,8 +36,7 @@ def value_rows(entry: Entry, kind: Callable[[str], str]) -> Iterator[Row]:
     counts: dict[str, int] = {}
     for field_path, value in _pairs(entry.fields):
         found = kind(field_path)
-        # `slug` and `path` name the entry's own; top-level fields so named are kept apart.
-        path = "/" + field_path if field_path in PSEUDO_FIELDS else field_path
+        path = stored_path(field_path)
         pos = counts.get(path, 0)
         counts[path] = pos + 1
         row = typed(value, format_of(found))
@@ -47,13 +46,16 @@ def value_rows(entry: Entry, kind: Callable[[str], str]) -> Iterator[Row]:
         yield (path, 0, *row, sort_key(row, "text"))
 
 
+def stored_path(field_path: str) -> str:
+    """The index's name of a field's path: ``slug`` and ``path`` name the entry's own, so a
+    top-level field so named is kept under ``/``, a character no field name holds."""
+    return "/" + field_path if field_path in PSEUDO_FIELDS else field_path
+
+
 def index_path(value_path: str) -> str:
     """The index's name of a relation's value path: the ``slug`` pseudo field for Decap's
-    ``{{slug}}``; a field named like a pseudo field (``slug``, ``path``) under ``/``, a character
-    no field name holds."""
-    if value_path == FILE_SLUG:
-        return "slug"
-    return "/" + value_path if value_path in PSEUDO_FIELDS else value_path
+    ``{{slug}}``, else the field's."""
+    return "slug" if value_path == FILE_SLUG else stored_path(value_path)
 
 
 def sort_key(row: tuple, kind: str) -> Any:
