@@ -496,9 +496,8 @@ def stage_update(
     raw = snap.service.store.read_blob(current.version)
     fmt = collection.format_for(current.slug)
     document = parse(raw, fmt)
-    before = (copy.deepcopy(current.fields), current.body)
     fields, body = change(copy.deepcopy(current.fields), current.body)
-    check_content(collection, current.slug, fields, body, before)
+    check_content(collection, current.slug, fields, body, (current.fields, current.body))
     data, file_body = stored_values(collection, current, document, fields, body)
     text = edit_file(document, data, file_body, fmt).encode("utf-8")
     if text != raw:
