@@ -10,6 +10,7 @@ COPY pyproject.toml README.md ./
 COPY cms ./cms
 COPY content ./content
 RUN pip install --no-cache-dir . \
+ && cms decap install \
  && mkdir -p /data/instance && chown -R cms:cms /data /app
 
 USER cms

@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
 
-.PHONY: run test lint format openapi validate browser clean bench bench-index fuzz crash
+.PHONY: run test lint format openapi validate browser decap node clean bench bench-index fuzz crash
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,11 +15,11 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 ## Serve the sample site (seeds instance/site from content/ on first run).
-run: $(STAMP)
+run: $(STAMP) decap
 	$(BIN)/cms serve --host $(HOST) --port $(PORT)
 
 ## Lint, check formatting, then run the whole test suite (browser tests included).
-test: $(STAMP) browser
+test: $(STAMP) browser decap node
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest
@@ -32,6 +32,21 @@ browser:
 	  else \
 	    echo "chromium is missing: run 'sudo apt-get install -y chromium'" >&2; exit 1; \
 	  fi; }
+
+## The Decap CMS editor served at /admin/: the pinned npm release, integrity-checked.
+decap: $(STAMP)
+	$(BIN)/cms decap install
+
+## The tests' node tools (the reference decap-server), from their lock file.
+node: tests/node/node_modules/.package-lock.json
+tests/node/node_modules/.package-lock.json: tests/node/package-lock.json
+	@command -v npm >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null; \
+	  else \
+	    echo "node and npm are missing: run 'sudo apt-get install -y nodejs npm'" >&2; exit 1; \
+	  fi; }
+	cd tests/node && npm ci --no-audit --no-fund --loglevel=error
 
 format: $(STAMP)
 	$(BIN)/ruff check --fix .
@@ -66,4 +81,5 @@ crash: $(STAMP)
 	$(BIN)/python bench/crash.py --kills $(CRASH_KILLS)
 
 clean:
-	rm -rf $(VENV) instance build *.egg-info .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) instance build *.egg-info .pytest_cache .ruff_cache .hypothesis \
+	  cms/api/static/decap tests/node/node_modules

@@ -1,4 +1,4 @@
-"""The ``cms`` command: serve, validate, openapi."""
+"""The ``cms`` command: serve, validate, index, tokens, openapi, decap."""
 
 from __future__ import annotations
 
@@ -272,6 +272,33 @@ def openapi(output: Path | None) -> None:
     else:
         output.write_text(document, encoding="utf-8")
         click.echo(f"wrote {output}", err=True)
+
+
+@main.group()
+def decap() -> None:
+    """The Decap CMS editor served at /admin/."""
+
+
+@decap.command("install")
+@click.option(
+    "--tarball",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="A decap-cms .tgz already downloaded (checked all the same).",
+)
+def decap_install(tarball: Path | None) -> None:
+    """Fetch the pinned Decap CMS release from the npm registry, check its integrity hash and
+    unpack its browser files (nothing to do when it is there)."""
+    from cms.vendor import DECAP_VERSION, install, installed
+
+    if installed():
+        click.echo(f"decap-cms {DECAP_VERSION} is installed", err=True)
+        return
+    try:
+        folder = install(tarball=tarball)
+    except (OSError, ValueError) as exc:
+        _fail(exc)
+    click.echo(f"installed decap-cms {DECAP_VERSION} in {folder}", err=True)
 
 
 if __name__ == "__main__":

@@ -45,6 +45,16 @@ SETTINGS: tuple[Setting, ...] = (
         "CMS_COMMITTER_EMAIL", "cms@localhost", "Committer email of the commits the server makes."
     ),
     Setting("CMS_MAX_BODY_BYTES", "1048576", "Largest request body accepted; larger is a 413."),
+    Setting(
+        "CMS_MEDIA_MAX_BYTES",
+        "10485760",
+        "Largest media file accepted (uploads through the API and the editor); larger is a 413.",
+    ),
+    Setting(
+        "CMS_MEDIA_TYPES",
+        "png,jpg,jpeg,gif,webp,avif,svg,pdf",
+        "Comma-separated file extensions media uploads may have (their content is checked too).",
+    ),
     Setting("CMS_LOCK_TIMEOUT", "10", "Seconds a write waits for the write lock before a 503."),
     Setting(
         "CMS_SQL_TIME_LIMIT_MS",
@@ -88,7 +98,7 @@ def read_settings(
     public = values["CMS_PUBLIC_READ"]
     if isinstance(public, str):
         values["CMS_PUBLIC_READ"] = parse_bool("CMS_PUBLIC_READ", public)
-    for name in ("CMS_MAX_BODY_BYTES", "CMS_LOCK_TIMEOUT"):
+    for name in ("CMS_MAX_BODY_BYTES", "CMS_MEDIA_MAX_BYTES", "CMS_LOCK_TIMEOUT"):
         raw = values[name]
         try:
             number = float(raw)  # type: ignore[arg-type]
@@ -96,7 +106,7 @@ def read_settings(
             raise ValueError(f"{name}: expected a number, got {raw!r}") from None
         if number <= 0:
             raise ValueError(f"{name}: must be more than 0")
-        values[name] = int(number) if name == "CMS_MAX_BODY_BYTES" else number
+        values[name] = number if name == "CMS_LOCK_TIMEOUT" else int(number)
     raw = values["CMS_SQL_TIME_LIMIT_MS"]
     try:
         limit = float(raw)  # type: ignore[arg-type]
@@ -105,6 +115,16 @@ def read_settings(
     if limit < 0:
         raise ValueError("CMS_SQL_TIME_LIMIT_MS: must be 0 (no limit) or more")
     values["CMS_SQL_TIME_LIMIT_MS"] = limit
+    types = values["CMS_MEDIA_TYPES"]
+    if isinstance(types, str):
+        listed = tuple(t.strip().lower().lstrip(".") for t in types.split(",") if t.strip())
+        unsafe = {"md", "markdown", "html", "htm", "js", "mjs", "yml", "yaml", "json", "toml"}
+        if set(listed) & unsafe:
+            raise ValueError(
+                "CMS_MEDIA_TYPES: content, page and script types cannot be media: "
+                + ", ".join(sorted(set(listed) & unsafe))
+            )
+        values["CMS_MEDIA_TYPES"] = listed
     origins = values["CMS_CORS_ORIGINS"]
     if isinstance(origins, str):
         values["CMS_CORS_ORIGINS"] = tuple(o.strip() for o in origins.split(",") if o.strip())

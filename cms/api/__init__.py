@@ -8,17 +8,21 @@ from pathlib import Path
 from flask import Flask, Response, g, request
 from flask_smorest import Api
 
-from cms.api import branches, changesets, collections, entries, history, refs, search
+from cms.api import branches, changesets, collections, entries, history, media, refs, search
+from cms.api.admin import init_admin
 from cms.api.bodies import init_bodies
 from cms.api.converters import CONVERTERS
 from cms.api.cors import init_cors
 from cms.api.errors import init_errors
 from cms.api.legacy import init_legacy
+from cms.api.media import init_public_media
 from cms.api.spec import declare_errors
 from cms.auth import TokenStore
 from cms.content import ContentService
 from cms.content.changes import EntryWriter
 from cms.content.changesets import ChangesetWriter
+from cms.content.decap import DecapProxy
+from cms.content.media import MediaLibrary, MediaRules
 from cms.index import Catalog
 from cms.storage.git import LRU, Identity
 
@@ -73,7 +77,7 @@ def register_blueprints(app: Flask, api: Api) -> None:
         "bearer",
         {"type": "http", "scheme": "bearer", "description": "A token from `cms tokens create`."},
     )
-    for module in (collections, entries, history, changesets, branches, search, refs):
+    for module in (collections, entries, history, changesets, branches, search, refs, media):
         api.register_blueprint(module.blp)
     declare_errors(api.spec)
 
@@ -88,6 +92,9 @@ def init_api(app: Flask, service: ContentService, catalog: Catalog) -> Api:
         Identity(str(app.config["CMS_COMMITTER_NAME"]), str(app.config["CMS_COMMITTER_EMAIL"])),
     )
     app.extensions["cms.changesets"] = ChangesetWriter(app.extensions["cms.writer"])
+    committer = app.extensions["cms.writer"].committer
+    rules = MediaRules(int(app.config["CMS_MEDIA_MAX_BYTES"]), tuple(app.config["CMS_MEDIA_TYPES"]))
+    app.extensions["cms.media"] = MediaLibrary(service, rules, committer)
     app.extensions["cms.tokens"] = TokenStore(Path(str(app.config["CMS_INSTANCE"])))
     app.config["MAX_CONTENT_LENGTH"] = int(app.config["CMS_MAX_BODY_BYTES"])
     # Built responses: (body, etag, headers), at most 64 MB of bodies.
@@ -100,6 +107,10 @@ def init_api(app: Flask, service: ContentService, catalog: Catalog) -> Api:
     init_bodies(app)
     init_legacy(app)
     init_cors(app, tuple(app.config.get("CMS_CORS_ORIGINS") or ()))
+    init_admin(
+        app,
+        DecapProxy(service, app.extensions["cms.media"], committer, service.store.path.name),
+    )
 
     @app.after_request
     def content_commit(response: Response) -> Response:
@@ -123,6 +134,8 @@ def init_api(app: Flask, service: ContentService, catalog: Catalog) -> Api:
             "collections": "/api/v1/collections",
             "search": "/api/v1/search?q=",
             "refs": "/api/v1/refs",
+            "media": "/api/v1/media",
+            "editor": "/admin/",
             "sync": "/api/v1/sync",
             "docs": "/docs",
             "redoc": "/redoc",
@@ -150,4 +163,5 @@ def init_api(app: Flask, service: ContentService, catalog: Catalog) -> Api:
         g.content_commit = status.commit
         return Response("ready\n", mimetype="text/plain")
 
+    init_public_media(app)  # last: it answers the paths no other route takes
     return api

@@ -3,6 +3,7 @@ these schemas document it in the OpenAPI spec."""
 
 from __future__ import annotations
 
+from flask_smorest.fields import Upload
 from marshmallow import Schema, fields, validate
 
 from cms.content.changes import MAX_MESSAGE
@@ -340,3 +341,30 @@ class PublishedSchema(Schema):
     commit = fields.String(metadata={"description": "The published branch's head now.", **SHA})
     fast_forward = fields.Boolean()
     changed = fields.Boolean(metadata={"description": "False: nothing was left to publish."})
+
+
+class MediaSchema(Schema):
+    path = fields.String(required=True, metadata={"example": "static/img/logo.png"})
+    name = fields.String(required=True, metadata={"example": "logo.png"})
+    folder = fields.String(
+        required=True, metadata={"description": "Its media folder.", "example": "static/img"}
+    )
+    version = fields.String(
+        required=True,
+        metadata={"description": "The file's blob sha, also its `ETag`.", **SHA},
+    )
+    size = fields.Integer(required=True, metadata={"description": "Bytes.", "example": 5120})
+    url = fields.String(
+        required=True,
+        allow_none=True,
+        metadata={
+            "description": "Where the site serves it (`public_folder`), null when the config "
+            "gives no absolute URL for its folder.",
+            "example": "/img/logo.png",
+        },
+    )
+    content_type = fields.String(required=True, metadata={"example": "image/png"})
+
+
+class MediaUploadSchema(Schema):
+    file = Upload(required=True, metadata={"description": "The file; its name is kept."})

@@ -165,6 +165,11 @@ class Collection:
     i18n: I18n | None = None
     # file collections
     files: dict[str, CollectionFile] = field(default_factory=dict)
+    # Where the collection's own uploads go (Decap's collection-level options; None: the
+    # site's), as the config writes them: relative to the entries' folder unless they start
+    # with `/`, and possibly templated (`{{slug}}`).
+    media_folder: str | None = None
+    public_folder: str | None = None
 
     # -- entries and their paths ---------------------------------------------------------------
 
@@ -347,6 +352,8 @@ def build_collection(raw: Any, source: str, top_i18n: I18n | None = None) -> Col
         "description": raw.get("description"),
         "line": line,
         "i18n": read_i18n(raw.get("i18n"), top_i18n, source, f"collection {name!r}", line),
+        "media_folder": _folder_option(raw, "media_folder", source, name, line),
+        "public_folder": _folder_option(raw, "public_folder", source, name, line),
     }
     has_folder, has_files = "folder" in raw, "files" in raw
     if has_folder == has_files:
@@ -356,6 +363,17 @@ def build_collection(raw: Any, source: str, top_i18n: I18n | None = None) -> Col
     if has_files:
         return _files_collection(raw, source, common)
     return _folder_collection(raw, source, common)
+
+
+def _folder_option(
+    raw: Mapping[str, Any], key: str, source: str, name: str, line: int | None
+) -> str | None:
+    value = raw.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ConfigError(source, f"collection {name!r}: `{key}` must be a path", line)
+    return value
 
 
 def _folder_collection(raw: Mapping[str, Any], source: str, common: dict[str, Any]) -> Collection:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from cms.errors import CMSError, Conflict, NotFound
 from cms.storage import command
-from cms.storage.git import GitStore, Identity
+from cms.storage.git import FileChange, GitStore, Identity
 from cms.storage.refs import check_branch_name
 
 
@@ -90,6 +90,28 @@ class Branches:
             return False
         return True
 
+    def description(self, name: str) -> str | None:
+        """The branch's description (``git branch --edit-description``): where Decap keeps a
+        draft's status."""
+        found = self._git("config", "--get", f"branch.{name}.description")
+        return found.stdout.decode("utf-8", "replace").strip() if found.returncode == 0 else None
+
+    def describe(self, name: str, text: str) -> None:
+        self.store.resolve_branch(name)  # NotFound when there is none
+        with self.store.writing():
+            done = self._git("config", f"branch.{name}.description", text)
+        if done.returncode != 0:
+            raise CMSError(f"git config failed: {command.stderr_text(done)}")
+
+    def changes(self, name: str) -> list[FileChange]:
+        """What the branch changed since it left the published branch: the diff from their
+        merge base (not from the published head, which moved on since)."""
+        draft = self.store.resolve_branch(name)
+        head = self.store.head()
+        base = self._git("merge-base", head, draft)
+        start = base.stdout.decode().strip() if base.returncode == 0 else head
+        return self.store.diff(start, draft, renames=True)
+
     def delete(self, name: str) -> None:
         commit = self.store.resolve_branch(name)
         if name == self.store.branch:
@@ -100,6 +122,7 @@ class Branches:
             removed = self._git("update-ref", "-d", f"refs/heads/{name}", commit)
             if removed.returncode != 0:
                 raise Conflict(f"branch {name!r} moved meanwhile; read it again", {"name": name})
+            self._git("config", "--remove-section", f"branch.{name}")  # none: nothing to do
 
     def publish(self, name: str, message: str, author: Identity, committer: Identity) -> Published:
         """Bring a branch's commits into the published branch."""

@@ -364,6 +364,26 @@ class GitStore:
                 continue  # a tag of a tree or a blob: not a version of the content
         return found
 
+    def branch_heads(self, prefix: str = "") -> dict[str, str]:
+        """Branch name → commit, for the branches whose name starts with ``prefix`` (one
+        ``for-each-ref``; no object is read)."""
+        listed = self._run(
+            "for-each-ref", "--format=%(objectname) %(refname)", f"refs/heads/{prefix}"
+        )
+        heads = {}
+        for line in listed.decode("utf-8", "surrogateescape").splitlines():
+            sha, _, name = line.partition(" ")
+            heads[name.removeprefix("refs/heads/")] = sha
+        return heads
+
+    def config_stamp(self) -> tuple[int, int]:
+        """When the repository's config file last changed (branch descriptions live there)."""
+        try:
+            found = (self.git_dir / "config").stat()
+        except OSError:
+            return (0, 0)
+        return (found.st_mtime_ns, found.st_size)
+
     def commit_info(self, sha: str) -> Change:
         commit = self.repo.commit(sha)
         return Change(
