@@ -24,7 +24,7 @@ from cms.api.responses import IMMUTABLE, REVALIDATE, body_etag, dumps, json_resp
 from cms.api.schemas import MediaSchema, MediaUploadSchema
 from cms.content.media import MediaLibrary, content_type
 from cms.content.query import Page, paging
-from cms.errors import BadRequest, CMSError, Unprocessable
+from cms.errors import BadRequest, CMSError, MethodNotAllowed, Unprocessable
 from cms.storage.git import Identity
 
 blp = Blueprint(
@@ -201,12 +201,21 @@ def init_public_media(app: Flask) -> None:
 
     @app.errorhandler(werkzeug.exceptions.NotFound)
     def public_media(error: werkzeug.exceptions.NotFound) -> Response:
-        if request.method in ("GET", "HEAD") and request.url_rule is None:
+        if request.url_rule is None and request.method != "OPTIONS":
             try:
                 snap = snapshot()
                 path = library().locate(snap, request.path)
-                if path is not None:
+                if path is not None and request.method in ("GET", "HEAD"):
                     return file_response(snap, path)
+                if path is not None and snap.service.store.blob_at(snap.commit, path):
+                    response = handle_cms_error(
+                        MethodNotAllowed(
+                            "media files are only read here; change them through /api/v1/media",
+                            {"path": request.path},
+                        )
+                    )
+                    response.headers["Allow"] = "GET, HEAD"
+                    return response
             except CMSError as failure:
                 return handle_cms_error(failure)
         return handle_http_exception(error)
