@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
 
-.PHONY: run test lint format openapi validate browser decap node clean bench bench-index fuzz crash
+.PHONY: run test lint format openapi validate browser decap node clean bench bench-index bench-decap fuzz crash
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -69,6 +69,10 @@ SITE = bench/out/site-$(ENTRIES)-$(COMMITS)
 bench-index: $(STAMP)
 	test -d $(SITE) || $(BIN)/python bench/generate.py --entries $(ENTRIES) --commits $(COMMITS) --out $(SITE)
 	$(BIN)/python bench/index_bench.py --repo $(SITE)
+
+## The Decap editor in Chromium on a site of 350 people and 73 drafts (sign-in, open, save).
+bench-decap: $(STAMP) browser decap
+	$(BIN)/python bench/decap_bench.py
 
 ## Schemathesis against a real server, 10 minutes with an editor token, then 10 with an admin's.
 FUZZ_SECONDS ?= 600

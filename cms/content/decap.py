@@ -37,7 +37,7 @@ from cms.content.writer import edit_file, reads_back
 from cms.errors import CMSError, Forbidden, MethodNotAllowed, NotFound, Unprocessable
 from cms.model import Collection
 from cms.storage.branches import Branches
-from cms.storage.git import Identity
+from cms.storage.git import LRU, Identity
 
 DRAFT_PREFIX = "cms/"
 LABEL_PREFIX = "decap-cms/"
@@ -150,6 +150,10 @@ class DecapProxy:
         self.committer = committer
         self.repo_name = repo_name
         self.branches = Branches(self.store)
+        # Folder listings, by (the folder's tree, config, extension, depth): at most 64 MB.
+        self._folders: LRU[tuple[Any, ...], list[dict[str, Any]]] = LRU(
+            256, max_bytes=64 << 20, weigh=_listing_weight
+        )
 
     # -- dispatch ------------------------------------------------------------------------------
 
@@ -168,14 +172,23 @@ class DecapProxy:
     def version(self, action: str, params: Mapping[str, Any]) -> str:
         """What a read's answer depends on (the commits and draft states it reads), so that
         answers can be cached per version."""
-        if action.startswith("unpublished"):
-            states = (self.store.head(), self.store.branch_heads(DRAFT_PREFIX))
-            return hashlib.sha1(
-                repr((states, self.store.config_stamp())).encode(), usedforsecurity=False
-            ).hexdigest()
-        if action == "info" or action == "getDeployPreview":
+        if action == "unpublishedEntries":
+            state: Any = self.store.branch_heads(DRAFT_PREFIX)
+        elif action == "unpublishedEntry":  # the draft, where it left the published branch
+            state = (self._draft_tip(params, True), self.store.head(), self.store.config_stamp())
+        elif action.startswith("unpublished"):  # a file of the draft
+            state = self._draft_tip(params, False)
+        elif action in ("info", "getDeployPreview"):
             return ""
-        return self._commit(params)
+        else:
+            return self._commit(params)
+        return hashlib.sha1(repr(state).encode(), usedforsecurity=False).hexdigest()
+
+    def _draft_tip(self, params: Mapping[str, Any], by_id: bool) -> str | None:
+        try:
+            return self._draft(params, by_id)[3]
+        except CMSError:
+            return None  # the answer is an error, never cached
 
     # -- reads ---------------------------------------------------------------------------------
 
@@ -225,13 +238,19 @@ class DecapProxy:
         if not isinstance(depth, int) or isinstance(depth, bool) or depth < 1:
             depth = 1
         snap = self._snapshot(params)
+        # Kept by the folder's tree: a commit elsewhere (a save of another collection) does
+        # not read the folder's files again.
+        key = (self.store.folder_tree(snap.commit, folder), snap.config_sha, extension, depth)
+        cached = self._folders.get(key)
+        if cached is not None:
+            return cached
         listed = self.store.list_tree(snap.commit, folder, min(depth, 1000))
         paths = [
             (blob.path, None)
             for blob in listed
             if blob.path.endswith(extension) and snap.owners(blob.path)
         ]
-        return self._entries(snap, paths)
+        return self._folders.put(key, self._entries(snap, paths))
 
     def _entriesByFiles(self, params: Mapping[str, Any]) -> list[dict[str, Any]]:
         files = _param(params, "files", list)
@@ -562,6 +581,10 @@ class DecapProxy:
         _, _, name, _ = self._draft(params)
         self.branches.delete(name)
         return {"message": f"deleted branch: {name}"}
+
+
+def _listing_weight(entries: list[dict[str, Any]]) -> int:
+    return sum(len(e["data"] or "") + 200 for e in entries)
 
 
 def _decoded(asset: Mapping[str, Any]) -> bytes:

@@ -150,16 +150,26 @@ def edit_file(
     """The file's text with its fields set to ``data`` and, unless None, its body to ``body``.
 
     Only the lines of changed keys change; the body's bytes stay unless the body changed.
-    The result is checked to read back as ``data`` and ``body``.
+    The result is checked to read back as ``data`` and ``body``: a splice that would not is
+    replaced by the whole front matter written anew (checked in turn).
     """
-    return reads_back(_edit_file(document, data, body, fmt), fmt, data, body)
+    text = _edit_file(document, data, body, fmt)
+    try:
+        return reads_back(text, fmt, data, body)
+    except Unprocessable:
+        anew = _edit_file(document, data, body, fmt, splice=False)
+        if anew == text:
+            raise
+        return reads_back(anew, fmt, data, body)
 
 
-def _edit_file(document: Document, data: dict[str, Any], body: str | None, fmt: str) -> str:
+def _edit_file(
+    document: Document, data: dict[str, Any], body: str | None, fmt: str, splice: bool = True
+) -> str:
     if fmt == "json":
         return json.dumps(data, ensure_ascii=False, indent=2) + "\n"
     if fmt in ("yml", "yaml"):
-        return _splice_or_dump(document.matter, document.data, data)
+        return _splice_or_dump(document.matter, document.data, data, splice)
     if fmt not in ("frontmatter", "yaml-frontmatter"):
         raise Unprocessable(f"this server writes YAML and JSON files, not {fmt!r}")
     raw_body = document.body
@@ -177,15 +187,18 @@ def _edit_file(document: Document, data: dict[str, Any], body: str | None, fmt: 
     if document.head.startswith("+++") or document.problems:
         # TOML front matter, or front matter that did not parse: written anew as YAML.
         return _lines(f"---\n{dump_mapping(data)}---\n", newline) + raw_body
-    matter = _splice_or_dump(document.matter, document.data, data)
+    matter = _splice_or_dump(document.matter, document.data, data, splice)
     return document.head + matter + document.tail + raw_body
 
 
-def _splice_or_dump(matter: str, old: dict[str, Any], new: dict[str, Any]) -> str:
-    """The front matter with the keys that changed re-emitted, in the file's line endings."""
+def _splice_or_dump(matter: str, old: dict[str, Any], new: dict[str, Any], splice: bool) -> str:
+    """The front matter with the keys that changed re-emitted (``splice``) or all of it
+    written anew, in the file's line endings."""
     if _same(old, new):
         return matter
-    text = _splice_or_dump_lf(matter, old, new)
+    text = _splice_lf(matter, old, new) if splice else None
+    if text is None:
+        text = dump_mapping(new, _indents_sequences(matter))
     return _lines(text, "\r\n" if "\r\n" in matter else "\n")
 
 
@@ -195,21 +208,21 @@ def _lines(text: str, newline: str) -> str:
     return re.sub(r"(?<!\r)\n", newline, text) if newline == "\r\n" else text
 
 
-def _splice_or_dump_lf(matter: str, old: dict[str, Any], new: dict[str, Any]) -> str:
-    indent_sequences = _indents_sequences(matter)
-    if matter.strip():
-        try:
-            node = YAML(typ="rt").compose(matter)
-        except Exception:
-            node = None
-        if isinstance(node, MappingNode) and not node.flow_style:
-            lines = matter.splitlines(keepends=True)
-            if lines and not lines[-1].endswith("\n"):
-                lines[-1] += "\n"
-            spliced = "".join(_splice(lines, node, old, new, indent_sequences))
-            if _reads_back(spliced, new):
-                return spliced
-    return dump_mapping(new, indent_sequences)
+def _splice_lf(matter: str, old: dict[str, Any], new: dict[str, Any]) -> str | None:
+    """The front matter with only the changed keys' lines replaced; None when it is not a
+    block mapping. Whether it reads back is checked by the caller, on the whole file."""
+    if not matter.strip():
+        return None
+    try:
+        node = YAML(typ="rt").compose(matter)
+    except Exception:
+        return None
+    if not isinstance(node, MappingNode) or node.flow_style:
+        return None
+    lines = matter.splitlines(keepends=True)
+    if lines and not lines[-1].endswith("\n"):
+        lines[-1] += "\n"
+    return "".join(_splice(lines, node, old, new, _indents_sequences(matter)))
 
 
 def _indents_sequences(matter: str) -> bool:

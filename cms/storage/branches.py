@@ -10,6 +10,7 @@ dry run that refuses local edits in the way.
 from __future__ import annotations
 
 import subprocess
+import threading
 from dataclasses import dataclass
 
 from cms.errors import CMSError, Conflict, NotFound
@@ -48,6 +49,8 @@ class Published:
 class Branches:
     def __init__(self, store: GitStore) -> None:
         self.store = store
+        self._lock = threading.Lock()
+        self._descriptions: tuple[tuple[int, int], dict[str, str]] = ((-1, -1), {})
 
     def _git(self, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
         return command.run(self.store.path, args, env=env)
@@ -93,8 +96,24 @@ class Branches:
     def description(self, name: str) -> str | None:
         """The branch's description (``git branch --edit-description``): where Decap keeps a
         draft's status."""
-        found = self._git("config", "--get", f"branch.{name}.description")
-        return found.stdout.decode("utf-8", "replace").strip() if found.returncode == 0 else None
+        return self.descriptions().get(name)
+
+    def descriptions(self) -> dict[str, str]:
+        """Every branch's description, read with one ``git config`` each time the repository's
+        config file changes."""
+        stamp = self.store.config_stamp()
+        with self._lock:
+            if self._descriptions[0] == stamp:
+                return self._descriptions[1]
+        listed = self._git("config", "-z", "--get-regexp", r"^branch\..*\.description$")
+        found = {}
+        for record in listed.stdout.decode("utf-8", "replace").split("\0"):
+            key, _, value = record.partition("\n")
+            if key.startswith("branch.") and key.endswith(".description"):
+                found[key[len("branch.") : -len(".description")]] = value.strip()
+        with self._lock:
+            self._descriptions = (stamp, found)
+        return found
 
     def describe(self, name: str, text: str) -> None:
         self.store.resolve_branch(name)  # NotFound when there is none
@@ -107,10 +126,7 @@ class Branches:
         """What the branch changed since it left the published branch: the diff from their
         merge base (not from the published head, which moved on since)."""
         draft = self.store.resolve_branch(name)
-        head = self.store.head()
-        base = self._git("merge-base", head, draft)
-        start = base.stdout.decode().strip() if base.returncode == 0 else head
-        return self.store.diff(start, draft, renames=True)
+        return self.store.diff(self.store.head(), draft, renames=True, merge_base=True)
 
     def delete(self, name: str) -> None:
         commit = self.store.resolve_branch(name)

@@ -12,6 +12,7 @@ one per request) and close them on ``close()``. Writes open their own ``Repo`` p
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import threading
@@ -365,15 +366,27 @@ class GitStore:
         return found
 
     def branch_heads(self, prefix: str = "") -> dict[str, str]:
-        """Branch name → commit, for the branches whose name starts with ``prefix`` (one
-        ``for-each-ref``; no object is read)."""
-        listed = self._run(
-            "for-each-ref", "--format=%(objectname) %(refname)", f"refs/heads/{prefix}"
-        )
-        heads = {}
-        for line in listed.decode("utf-8", "surrogateescape").splitlines():
-            sha, _, name = line.partition(" ")
-            heads[name.removeprefix("refs/heads/")] = sha
+        """Branch name → commit, for the branches whose name starts with ``prefix``: read from
+        the ref files and packed-refs, as ``_read_ref`` does (no process is started)."""
+        heads = {
+            name.removeprefix("refs/heads/"): sha
+            for name, sha in self._packed_refs().items()
+            if name.startswith(f"refs/heads/{prefix}")
+        }
+        base = self.common_dir / "refs" / "heads"
+        start = base / prefix if prefix.endswith("/") else base
+        for folder, _, files in os.walk(start):
+            for file in files:
+                path = Path(folder) / file
+                name = path.relative_to(base).as_posix()
+                if not name.startswith(prefix) or name.endswith(".lock"):
+                    continue
+                try:
+                    text = path.read_text(encoding="ascii").strip()
+                except (OSError, UnicodeDecodeError):
+                    continue
+                if FULL_SHA.fullmatch(text):
+                    heads[name] = text
         return heads
 
     def config_stamp(self) -> tuple[int, int]:
@@ -414,6 +427,16 @@ class GitStore:
                 cached = self._trees.put(key, tuple(self._walk(tree, folder, depth)))
             entries = cached
         return self._listed.put((commit, folder, depth), entries)
+
+    def folder_tree(self, commit: str, folder: str) -> str | None:
+        """The sha of the tree of ``folder`` at ``commit`` (None: no such folder): what a
+        folder's listing depends on."""
+        tree = self.repo.commit(commit).tree
+        try:
+            found = tree / folder if folder else tree
+        except KeyError:
+            return None
+        return found.hexsha if isinstance(found, git.Tree) else None
 
     def _walk(self, tree: git.Tree, prefix: str, depth: int) -> Iterator[TreeEntry]:
         for blob in tree.blobs:
@@ -515,10 +538,15 @@ class GitStore:
         result = command.run(self.path, ["merge-base", "--is-ancestor", older, newer])
         return result.returncode == 0
 
-    def diff(self, old: str, new: str, renames: bool = False) -> list[FileChange]:
+    def diff(
+        self, old: str, new: str, renames: bool = False, merge_base: bool = False
+    ) -> list[FileChange]:
         """The files that differ between two commits. Without ``renames``, a rename is a
-        deletion and an addition; with it, one change (status R) naming both paths."""
-        output = self._run("diff-tree", "-r", "-z", "-M" if renames else "--no-renames", old, new)
+        deletion and an addition; with it, one change (status R) naming both paths. With
+        ``merge_base``, from the commits' merge base to ``new`` (what ``new`` changed since
+        it left ``old``)."""
+        options = ["-M" if renames else "--no-renames", *(["--merge-base"] if merge_base else [])]
+        output = self._run("diff-tree", "-r", "-z", *options, old, new)
         fields = [f.decode("utf-8", "surrogateescape") for f in output.split(b"\0")]
         changes = []
         position = 0
