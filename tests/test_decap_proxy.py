@@ -667,3 +667,95 @@ def test_draft_reads_answer_as_decap_server_does(reference, proxy: Proxy) -> Non
     assert [(d["path"], d["newFile"], d["status"]) for d in mine["diffs"]] == [
         (d["path"], d["newFile"], d["status"]) for d in theirs["diffs"]
     ]
+
+
+# -- saves made from an older version ---------------------------------------------------------
+
+SUMMARY_FROM_DECAP = POST_FROM_DECAP.replace("Hello, world", "'Hello: world'").replace(
+    "A folded summary on two lines.", "A new summary."
+)
+
+
+def test_a_save_from_an_older_version_keeps_the_change_made_since(app, proxy: Proxy, site):
+    other = Proxy(app, name="Bob Autre")
+    for editor in (proxy, other):
+        editor("getEntry", path="content/posts/hello.md")  # both open the same version
+    persist(proxy, [{"slug": "hello", "path": "content/posts/hello.md", "raw": POST_FROM_DECAP}])
+    # Bob's file still has the old title: only his own change (the summary) is written.
+    persist(other, [{"slug": "hello", "path": "content/posts/hello.md", "raw": SUMMARY_FROM_DECAP}])
+    text = site.repo.git.show("main:content/posts/hello.md")
+    assert "title: Hello, world" in text and "A new summary." in text
+    assert site.repo.commit("main").author.name == "Bob Autre"
+    changed = [line for line in last_diff(site).splitlines() if line[:1] in "+-"]
+    assert not any("title" in line for line in changed)
+
+
+def test_the_same_field_changed_twice_since_opening_is_a_409(app, proxy: Proxy, site):
+    other = Proxy(app, name="Bob Autre")
+    for editor in (proxy, other):
+        editor("getEntry", path="content/posts/hello.md")
+    persist(proxy, [{"slug": "hello", "path": "content/posts/hello.md", "raw": POST_FROM_DECAP}])
+    before = head(site)
+    theirs = POST_FROM_DECAP.replace("Hello, world", "Bonjour")
+    answer = persist(
+        other, [{"slug": "hello", "path": "content/posts/hello.md", "raw": theirs}], status=409
+    )
+    assert "changed since you opened it" in answer["error"] and "title" in answer["error"]
+    assert head(site) == before
+
+
+def test_an_editor_saving_twice_is_no_conflict_with_themself(proxy: Proxy, site) -> None:
+    proxy("getEntry", path="content/posts/hello.md")
+    persist(proxy, [{"slug": "hello", "path": "content/posts/hello.md", "raw": POST_FROM_DECAP}])
+    again = POST_FROM_DECAP.replace("Hello, world", "Hello, world!")
+    persist(proxy, [{"slug": "hello", "path": "content/posts/hello.md", "raw": again}])
+    assert "title: Hello, world!" in site.repo.git.show("main:content/posts/hello.md")
+
+
+# -- more of persistEntry ---------------------------------------------------------------------
+
+
+def test_a_legacy_problem_elsewhere_does_not_block_a_save(make_site, tmp_path) -> None:
+    broken = POST.replace("date: 2024-01-02T10:00:00Z\n", "")  # `date` is required
+    site = make_site({**FILES, "content/posts/hello.md": broken})
+    proxy = Proxy(make_app(site.path, tmp_path / "instance"))
+    raw = broken.replace("'Hello: world'", "Hello again")
+    persist(proxy, [{"slug": "hello", "path": "content/posts/hello.md", "raw": raw}])
+    assert "title: Hello again" in site.repo.git.show("main:content/posts/hello.md")
+
+
+def test_a_move_with_new_path(proxy: Proxy, site) -> None:
+    persist(
+        proxy,
+        [
+            {
+                "slug": "renamed",
+                "path": "content/posts/second.md",
+                "newPath": "content/posts/renamed.md",
+                "raw": "---\ntitle: Second\ndate: 2024-02-01T09:00:00Z\n---\nText.\n",
+            }
+        ],
+    )
+    files = site.repo.git.ls_tree("-r", "--name-only", "main", "content/posts").split()
+    assert "content/posts/renamed.md" in files and "content/posts/second.md" not in files
+    assert len(site.repo.commit("main").parents) == 1
+
+
+def test_delete_file(proxy: Proxy, site) -> None:
+    answer = proxy("deleteFile", path="content/posts/second.md", options={"commitMessage": "Bye"})
+    assert answer == {"message": "deleted file content/posts/second.md"}
+    assert site.repo.commit("main").message.strip() == "Bye"
+
+
+@pytest.mark.parametrize(
+    "path", ["static/img/../../admin/config.yml", "static/img/.hidden.png", "static/../x.png"]
+)
+def test_hostile_asset_paths_change_nothing(proxy: Proxy, site, path: str) -> None:
+    before = head(site)
+    persist(
+        proxy,
+        [{"slug": "hello", "path": "content/posts/hello.md", "raw": POST_FROM_DECAP}],
+        [{"path": path, "content": base64.b64encode(PNG).decode()}],
+        status=422,
+    )
+    assert head(site) == before

@@ -25,6 +25,7 @@ from cms.content.decap import DecapProxy
 from cms.content.media import MediaLibrary, MediaRules
 from cms.index import Catalog
 from cms.storage.git import LRU, Identity
+from cms.storage.opened import OpenedFiles
 
 API_TITLE = "Git-backed CMS"
 API_VERSION = "v1"
@@ -109,7 +110,13 @@ def init_api(app: Flask, service: ContentService, catalog: Catalog) -> Api:
     init_cors(app, tuple(app.config.get("CMS_CORS_ORIGINS") or ()))
     init_admin(
         app,
-        DecapProxy(service, app.extensions["cms.media"], committer, service.store.path.name),
+        DecapProxy(
+            service,
+            app.extensions["cms.media"],
+            committer,
+            service.store.path.name,
+            OpenedFiles(Path(str(app.config["CMS_INSTANCE"])) / "opened.sqlite"),
+        ),
     )
 
     @app.after_request

@@ -251,7 +251,7 @@ def proxy_api() -> Response:
         action, params = payload.get("action"), payload.get("params")
         if isinstance(params, dict) and "branch" not in params and "branch" in payload:
             params = {**params, "branch": payload["branch"]}
-        editor = Editor(Identity(token.name, token.email), token.allows("admin"))
+        editor = Editor(Identity(token.name, token.email), token.allows("admin"), token.id)
         if action in READS and isinstance(params, dict | None):
             return cached_read(action, params or {}, editor)
         return answer(dumps(proxy().run(action, params, editor)))
@@ -270,6 +270,7 @@ def cached_read(action: str, params: dict[str, Any], editor: Editor) -> Response
     body = cache.get(key)
     if body is None:
         body = cache.put(key, dumps(proxy().run(action, params, editor)))
+    proxy().remember(action, params, editor)  # the version an entry was opened at
     return answer(body)
 
 

@@ -34,10 +34,18 @@ from cms.content.document import parse
 from cms.content.media import MediaLibrary, content_type
 from cms.content.service import ContentService, Snapshot, locale_values
 from cms.content.writer import edit_file, reads_back
-from cms.errors import CMSError, Forbidden, MethodNotAllowed, NotFound, Unprocessable
+from cms.errors import (
+    CMSError,
+    Conflict,
+    Forbidden,
+    MethodNotAllowed,
+    NotFound,
+    Unprocessable,
+)
 from cms.model import Collection
 from cms.storage.branches import Branches
 from cms.storage.git import LRU, Identity
+from cms.storage.opened import OpenedFiles
 
 DRAFT_PREFIX = "cms/"
 LABEL_PREFIX = "decap-cms/"
@@ -77,10 +85,12 @@ class ProxyNotFound(NotFound):
 
 @dataclass(frozen=True)
 class Editor:
-    """Who is saving: the commit's author, and whether they may publish."""
+    """Who is saving: the commit's author, whether they may publish, and the key under which
+    the versions they opened are remembered (their token's id)."""
 
     identity: Identity
     may_publish: bool
+    key: str = ""
 
 
 def _param(params: Mapping[str, Any], name: str, kind: type = str) -> Any:
@@ -143,12 +153,14 @@ class DecapProxy:
         media: MediaLibrary,
         committer: Identity,
         repo_name: str,
+        opened: OpenedFiles | None = None,
     ) -> None:
         self.service = service
         self.store = service.store
         self.media = media
         self.committer = committer
         self.repo_name = repo_name
+        self.opened = opened
         self.branches = Branches(self.store)
         # Folder listings, by (the folder's tree, config, extension, depth): at most 64 MB.
         self._folders: LRU[tuple[Any, ...], list[dict[str, Any]]] = LRU(
@@ -392,7 +404,7 @@ class DecapProxy:
         self._commit({"branch": branch})  # 422 when there is no such branch
         message = self._message(options, "Update entry")
         if not options.get("useWorkflow"):
-            self._save(branch, files, assets, message, editor)
+            self._save(branch, files, assets, message, editor, branch)
             return {"message": "entry persisted"}
         collection = _param(options, "collectionName")
         slug = files[0].get("slug")
@@ -405,7 +417,7 @@ class DecapProxy:
         except NotFound:
             created = self.branches.create(draft, branch)
         try:
-            self._save(draft, files, assets, message, editor)
+            self._save(draft, files, assets, message, editor, branch if created else draft)
         except BaseException:
             if created is not None:
                 with contextlib.suppress(CMSError):  # it moved meanwhile: someone else's now
@@ -424,7 +436,10 @@ class DecapProxy:
         assets: list[dict[str, Any]],
         message: str,
         editor: Editor,
+        opened_on: str,
     ) -> None:
+        """One commit of the files and assets on ``branch``; each file merged with the
+        version the editor opened on ``opened_on`` (the published branch for a new draft)."""
         moving = all(f.get("newPath") for f in files)
         with self.store.transaction(branch, message, editor.identity, self.committer) as tx:
             snap = self.service.snapshot_at(tx.base)
@@ -432,9 +447,48 @@ class DecapProxy:
                 path = repo_path(asset.get("path"), "asset.path")
                 self.media.stage_upload(tx, snap, path, _decoded(asset), overwrite=True)
             for item in files:
-                self._stage_file(tx, snap, item, moving)
+                self._stage_file(tx, snap, item, moving, self._opened(editor, opened_on, item))
+        written = tx.changes if tx.result is not None else {}
+        for path, data in written.items():
+            if data is not None and self.opened is not None and editor.key:
+                self.opened.record(editor.key, branch, path, blob_sha(data))
 
-    def _stage_file(self, tx: Any, snap: Snapshot, item: Mapping[str, Any], moving: bool) -> None:
+    def _opened(self, editor: Editor, branch: str, item: Mapping[str, Any]) -> str | None:
+        path = item.get("path")
+        if self.opened is None or not editor.key or not isinstance(path, str):
+            return None
+        return self.opened.base(editor.key, branch, path)
+
+    def remember(self, action: str, params: Mapping[str, Any], editor: Editor) -> None:
+        """Note the version of the entry an editor opens (``getEntry``, or a draft's
+        ``unpublishedEntryDataFile``): their next save of it is merged from there."""
+        if self.opened is None or not editor.key:
+            return
+        try:
+            path = repo_path(params.get("path"))
+            if action == "getEntry":
+                branch, commit = (
+                    str(params.get("branch") or self.store.branch),
+                    self._commit(params),
+                )
+            elif action == "unpublishedEntryDataFile":
+                _, _, branch, commit = self._draft(params)
+            else:
+                return
+        except CMSError:
+            return
+        blob = self.store.blob_at(commit, path)
+        if blob is not None:
+            self.opened.record(editor.key, branch, path, blob.sha)
+
+    def _stage_file(
+        self,
+        tx: Any,
+        snap: Snapshot,
+        item: Mapping[str, Any],
+        moving: bool,
+        opened: str | None = None,
+    ) -> None:
         path = repo_path(item.get("path"), "dataFile.path")
         target = repo_path(item.get("newPath"), "dataFile.newPath") if moving else path
         raw = item.get("raw")
@@ -465,6 +519,14 @@ class DecapProxy:
         old = parse(self.store.read_blob(stored.sha), fmt)
         data = keep_unchanged(old.data, incoming.data)
         body: str | None = incoming.served_body
+        if opened is not None and opened != stored.sha:
+            # Changed by someone else since this editor opened it: keep their changes, and
+            # refuse only a field both changed.
+            base = parse(self.store.read_blob(opened), fmt)
+            ours = keep_unchanged(base.data, incoming.data)
+            data, body = merge_change(
+                (base.data, base.served_body), (old.data, old.served_body), (ours, body), path
+            )
         if body.rstrip("\r\n") == old.served_body.rstrip("\r\n"):
             body = None  # the same text: the file's bytes stay
         _check(
@@ -581,6 +643,59 @@ class DecapProxy:
         _, _, name, _ = self._draft(params)
         self.branches.delete(name)
         return {"message": f"deleted branch: {name}"}
+
+
+_MISSING: Any = object()
+
+
+def blob_sha(data: bytes) -> str:
+    """The git blob id of ``data`` (what ``git hash-object`` prints)."""
+    return hashlib.sha1(b"blob %d\0" % len(data) + data, usedforsecurity=False).hexdigest()
+
+
+def merge_change(
+    base: tuple[dict[str, Any], str],
+    theirs: tuple[dict[str, Any], str],
+    ours: tuple[dict[str, Any], str],
+    path: str,
+) -> tuple[dict[str, Any], str]:
+    """A three-way merge of an entry's fields and body, field by field (objects key by key):
+    a value only one side changed takes that side's; one both changed alike is kept; one both
+    changed differently is a 409 naming it. ``theirs`` is what is stored now."""
+    clashes: list[str] = []
+
+    def same(a: Any, b: Any) -> bool:
+        return a is b or (a is not _MISSING and b is not _MISSING and a == b)
+
+    def merge(old: Any, now: Any, new: Any, where: str) -> Any:
+        if same(new, old) or same(new, now):
+            return now
+        if same(now, old):
+            return new
+        if all(isinstance(v, dict) for v in (old, now, new)):
+            merged = {}
+            for key in dict.fromkeys([*now, *new]):
+                value = merge(
+                    old.get(key, _MISSING),
+                    now.get(key, _MISSING),
+                    new.get(key, _MISSING),
+                    f"{where}.{key}" if where else key,
+                )
+                if value is not _MISSING:
+                    merged[key] = value
+            return merged
+        clashes.append(where or "(the file)")
+        return now
+
+    data = merge(base[0], theirs[0], ours[0], "")
+    body = merge(base[1].rstrip("\r\n"), theirs[1].rstrip("\r\n"), ours[1].rstrip("\r\n"), "body")
+    if clashes:
+        raise Conflict(
+            f"{path} was changed since you opened it, in the same fields as your change "
+            f"({', '.join(clashes)}): reload it, then make your change again",
+            {"path": path, "fields": clashes},
+        )
+    return data, body if body != theirs[1].rstrip("\r\n") else theirs[1]
 
 
 def _listing_weight(entries: list[dict[str, Any]]) -> int:
