@@ -759,3 +759,13 @@ def test_hostile_asset_paths_change_nothing(proxy: Proxy, site, path: str) -> No
         status=422,
     )
     assert head(site) == before
+
+
+def test_an_unexpected_failure_is_a_json_500(app, proxy: Proxy, monkeypatch) -> None:
+    def broken(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(app.extensions["cms.decap"], "_persistMedia", broken)
+    app.testing = False  # errors are handled, as in production
+    answer = proxy("persistMedia", 500, asset={}, options={})
+    assert answer["error"] == "Unknown error" and "boom" not in str(answer)

@@ -197,3 +197,63 @@ def test_a_file_of_a_file_collection_is_localized_only_with_its_own_i18n(make_si
     settings = client.get(f"{base}/settings").get_json()
     assert settings["fields"] == {"title": "Settings"} and "locale" not in settings
     assert client.get(f"{base}/settings?locale=de").status_code == 400
+
+
+# -- saves through Decap's editor (its proxy protocol) ----------------------------------------
+
+NEW_FR = "---\ntitle: Nouveau\ndate: 2024-03-01\n---\nTexte.\n"
+NEW_EN = "---\ntitle: New\n---\nText.\n"
+NEW_FILES = {
+    "multiple_folders": {"posts/fr/nouveau.md": NEW_FR, "posts/en/nouveau.md": NEW_EN},
+    "multiple_files": {"posts/nouveau.fr.md": NEW_FR, "posts/nouveau.en.md": NEW_EN},
+    "single_file": {
+        "posts/nouveau.md": "---\nfr:\n  title: Nouveau\n  date: 2024-03-01\n  body: Texte.\n"
+        "en:\n  title: New\n  body: Text.\n---\n"
+    },
+}
+
+
+def decap_save(app, files: dict[str, str], status: int = 200):
+    from tests.test_decap_proxy import Proxy
+
+    return Proxy(app)(
+        "persistEntry",
+        status,
+        dataFiles=[{"slug": "x", "path": path, "raw": raw} for path, raw in files.items()],
+        assets=[],
+        options={"commitMessage": "Save", "useWorkflow": False, "status": "draft"},
+    )
+
+
+def test_decap_creates_an_entry_in_every_locale(site) -> None:
+    structure, repo, app, client = site
+    decap_save(app, NEW_FILES[structure])
+    assert sorted(repo.repo.commit("main").stats.files) == sorted(NEW_FILES[structure])
+    english = client.get("/api/v1/collections/posts/entries/nouveau?locale=en").get_json()
+    assert english["fields"]["title"] == "New" and english["fields"]["date"] == "2024-03-01"
+    assert english["problems"] == []
+
+
+def test_decap_changes_one_translation(site) -> None:
+    structure, repo, app, client = site
+    path = ENGLISH_FILE[structure]
+    text = repo.repo.git.show(f"main:{path}") + "\n"
+    decap_save(app, {path: text.replace("title: Hello", "title: Hi")})
+    diff = repo.repo.git.show("--format=", "--unified=0", "main")
+    changed = [line for line in diff.splitlines() if line[:1] in "+-" and line[:3] not in "+++---"]
+    assert [line[0] + line[1:].strip() for line in changed] == ["-title: Hello", "+title: Hi"]
+    english = client.get("/api/v1/collections/posts/entries/hello?locale=en").get_json()
+    assert english["fields"]["title"] == "Hi"
+
+
+def test_decap_refuses_a_translation_that_breaks_the_model(site) -> None:
+    structure, repo, app, _ = site
+    before = repo.head
+    bad = {
+        "multiple_folders": {"posts/en/hello.md": "---\ntitle: [1, 2]\n---\n"},
+        "multiple_files": {"posts/hello.en.md": "---\ntitle: [1, 2]\n---\n"},
+        "single_file": {"posts/hello.md": SINGLE.replace("title: Hello", "title: [1, 2]")},
+    }[structure]
+    answer = decap_save(app, bad, status=422)
+    assert "title" in answer["error"]
+    assert repo.repo.rev_parse("main").hexsha == before

@@ -28,10 +28,11 @@ from flask import (
 )
 from ruamel.yaml import YAML
 from ruamel.yaml.compat import StringIO
+from werkzeug.exceptions import InternalServerError
 
 from cms.api.auth import current_token, tokens
 from cms.api.context import service
-from cms.api.errors import error_response, handle_cms_error
+from cms.api.errors import error_response, handle_cms_error, handle_http_exception
 from cms.api.responses import dumps
 from cms.auth import Token
 from cms.content.decap import READS, DecapProxy, Editor, ProxyNotFound
@@ -299,6 +300,14 @@ def init_admin(app: Flask, decap: DecapProxy) -> None:
     # Built answers of read actions, at most 128 MB (media lists carry their files).
     app.extensions["cms.decap.answers"] = LRU(512, max_bytes=128 << 20, weigh=len)
     app.register_blueprint(blp)
+
+
+@blp.errorhandler(InternalServerError)
+def admin_failure(error: InternalServerError) -> Response:
+    """An unexpected failure: logged by Flask, answered in JSON (Decap reads every answer)."""
+    if request.path == PROXY_URL:
+        return proxy_error(500, "Unknown error")
+    return handle_http_exception(error)
 
 
 @blp.errorhandler(CMSError)

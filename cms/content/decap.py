@@ -231,7 +231,7 @@ class DecapProxy:
         """Decap's entry answers for (path, label) pairs, read from git in one batch."""
         found = {}
         for path, _ in files:
-            blob = self.store.blob_at(snap.commit, path) if snap.owners(path) else None
+            blob = self.store.blob_at(snap.commit, path) if snap.file_owner(path) else None
             found[path] = blob.sha if blob else None
         texts = dict(self.store.read_blobs(sha for sha in set(found.values()) if sha))
         answer = []
@@ -260,7 +260,7 @@ class DecapProxy:
         paths = [
             (blob.path, None)
             for blob in listed
-            if blob.path.endswith(extension) and snap.owners(blob.path)
+            if blob.path.endswith(extension) and snap.file_owner(blob.path)
         ]
         return self._folders.put(key, self._entries(snap, paths))
 
@@ -371,7 +371,7 @@ class DecapProxy:
         _, _, name, commit = self._draft(params)
         path = repo_path(params.get("path"))
         snap = self.service.snapshot_at(commit)
-        blob = self.store.blob_at(commit, path) if snap.owners(path) else None
+        blob = self.store.blob_at(commit, path) if snap.file_owner(path) else None
         if blob is None:
             raise NotFound(f"no entry file {path!r} on {name!r}", {"path": path})
         return {"data": _text(self.store.read_blob(blob.sha))}
@@ -494,12 +494,12 @@ class DecapProxy:
         raw = item.get("raw")
         if not isinstance(raw, str):
             raise Unprocessable('"params.dataFiles[].raw" must be a string')
-        owners = snap.owners(target)
-        if not owners:
+        owner = snap.file_owner(target)
+        if owner is None:
             raise Unprocessable(
                 f"{target!r} is not a file of any collection of the config", {"path": [target]}
             )
-        collection, slug = owners[0]
+        collection, slug, _ = owner
         fmt = collection.format_for(slug)
         incoming = parse(raw, fmt)
         if incoming.problems:
@@ -600,9 +600,9 @@ class DecapProxy:
         with self.store.transaction(branch, message, editor.identity, self.committer) as tx:
             snap = self.service.snapshot_at(tx.base)
             for path in paths:
-                owners = snap.owners(path)
-                if owners:
-                    collection = owners[0][0]
+                owner = snap.file_owner(path)
+                if owner:
+                    collection = owner[0]
                     if collection.kind != "folder" or not collection.delete:
                         raise MethodNotAllowed(
                             f"collection {collection.name!r} does not allow deleting entries",

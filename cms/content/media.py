@@ -190,7 +190,7 @@ class MediaLibrary:
                 f"{path!r} is not in a media folder of the config ({names})",
                 {"path": [path], "media_folders": [f.folder for f in self.folders(snap)]},
             )
-        if snap.owners(path) or path == snap.model.source:
+        if snap.file_owner(path) or path == snap.model.source:
             raise Unprocessable(f"{path!r} is an entry's file, not a media file", {"path": [path]})
         extension = extension_of(path)
         if extension not in self.rules.types:

@@ -65,6 +65,14 @@ class Snapshot:
                 found.append((collection, slug))
         return found
 
+    def file_owner(self, path: str) -> tuple[Collection, str, str | None] | None:
+        """(collection, slug, locale) of the entry whose file, in any locale, is at ``path``."""
+        for collection in self.model.collections.values():
+            found = collection.locale_file(path)
+            if found is not None:
+                return collection, *found
+        return None
+
     # -- entries ------------------------------------------------------------------------------
 
     def files(self, collection: Collection) -> list[tuple[str, TreeEntry]]:

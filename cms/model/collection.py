@@ -180,7 +180,27 @@ class Collection:
                 if item.path == path:
                     return item.name
             return None
-        prefix, suffix = self._around(self.i18n.default if self.i18n else None)
+        return self._slug_in(path, self.i18n.default if self.i18n else None)
+
+    def locale_file(self, path: str) -> tuple[str, str | None] | None:
+        """(slug, locale) of the entry whose file, in some locale, is at ``path`` (the
+        locale is None without i18n); None if the path holds no entry's file."""
+        slug = self.slug_for_path(path)
+        if slug is not None or self.i18n is None:
+            return None if slug is None else (slug, self.i18n.default if self.i18n else None)
+        for locale in self.i18n.locales:
+            if self.kind == "files":
+                for item in self.files.values():
+                    if item.i18n and item.path_in(locale) == path:
+                        return item.name, locale
+            elif self.i18n.structure != "single_file":
+                found = self._slug_in(path, locale)
+                if found is not None:
+                    return found, locale
+        return None
+
+    def _slug_in(self, path: str, locale: str | None) -> str | None:
+        prefix, suffix = self._around(locale)
         if not path.startswith(prefix) or not path.endswith(suffix):
             return None
         inner = path[len(prefix) : len(path) - len(suffix)]
