@@ -769,3 +769,16 @@ def test_an_unexpected_failure_is_a_json_500(app, proxy: Proxy, monkeypatch) -> 
     app.testing = False  # errors are handled, as in production
     answer = proxy("persistMedia", 500, asset={}, options={})
     assert answer["error"] == "Unknown error" and "boom" not in str(answer)
+
+
+@pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example", "/admin\r\nX: y"])
+def test_login_never_sends_elsewhere(app, target: str) -> None:
+    from cms.auth import TokenStore
+
+    _, secret = TokenStore(Path(app.config["CMS_INSTANCE"])).create("Camille", "editor")
+    answer = app.test_client().post(
+        "/admin/login",
+        data={"token": secret, "next": target},
+        headers={"Origin": "http://localhost"},
+    )
+    assert answer.status_code == 303 and answer.headers["Location"] == "/admin/"

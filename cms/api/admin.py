@@ -67,13 +67,8 @@ def same_origin() -> bool:
     """Whether a request comes from this server's own pages (its ``Origin`` is this host)."""
     if request.headers.get("Sec-Fetch-Site", "same-origin") not in ("same-origin", "none"):
         return False
-    origin = request.headers.get("Origin")
-    if origin is None:
-        referer = request.headers.get("Referer")
-        origin = referer if referer else None
-    if not origin:
-        return False
-    return urlsplit(origin).netloc == request.host
+    origin = request.headers.get("Origin") or request.headers.get("Referer")
+    return bool(origin) and urlsplit(origin).netloc == request.host
 
 
 def editor_token() -> Token:
@@ -88,7 +83,8 @@ def editor_token() -> Token:
 
 
 def _safe_next(value: str | None) -> str:
-    if value and value.startswith("/admin") and not value.startswith("//"):
+    """Where to go after signing in: a page of the editor, never another site."""
+    if value and value.startswith("/admin") and value.isprintable() and "\\" not in value:
         return value
     return "/admin/"
 
@@ -270,7 +266,9 @@ def cached_read(action: str, params: dict[str, Any], editor: Editor) -> Response
     cache: LRU = current_app.extensions["cms.decap.answers"]
     body = cache.get(key)
     if body is None:
-        body = cache.put(key, dumps(proxy().run(action, params, editor)))
+        body = dumps(proxy().run(action, params, editor))
+        if proxy().version(action, params) == version:  # not read across a change
+            cache.put(key, body)
     proxy().remember(action, params, editor)  # the version an entry was opened at
     return answer(body)
 
