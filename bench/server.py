@@ -33,6 +33,7 @@ class Server:
         self.base = f"http://{self.host}:{self.port}"
         # The server's log goes to a file (a pipe nobody reads could fill up and stall it).
         self.log = tempfile.TemporaryFile()  # noqa: SIM115 (closed by stop())
+        self.output = ""
         env = {**os.environ, "CMS_REPO": str(repo), "CMS_INSTANCE": str(instance), **env}
         self.process = subprocess.Popen(
             [
@@ -95,7 +96,10 @@ class Server:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
-        self.log.close()
+        if not self.log.closed:
+            self.log.seek(0)
+            self.output = self.log.read().decode("utf-8", "replace")  # the server's stderr
+            self.log.close()
 
     def __enter__(self) -> Server:
         return self

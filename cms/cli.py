@@ -26,10 +26,28 @@ def main() -> None:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
-@click.option("--workers", default=2, show_default=True, type=int, help="gunicorn workers")
-@click.option("--threads", default=4, show_default=True, type=int, help="threads per worker")
+@click.option(
+    "--workers",
+    default=2,
+    show_default=True,
+    type=int,
+    envvar="CMS_WORKERS",
+    help="gunicorn workers",
+)
+@click.option(
+    "--threads",
+    default=4,
+    show_default=True,
+    type=int,
+    envvar="CMS_THREADS",
+    help="threads per worker",
+)
 def serve(host: str, port: int, workers: int, threads: int) -> None:
-    """Serve the API with gunicorn (the same app as `gunicorn 'cms:create_app()'`)."""
+    """Serve the API with gunicorn (the same app as `gunicorn 'cms:create_app()'`), its
+    workers' metrics added up at /metrics."""
+    import os
+    import shutil
+
     from gunicorn.app.base import BaseApplication
 
     from cms import create_app
@@ -42,6 +60,17 @@ def serve(host: str, port: int, workers: int, threads: int) -> None:
         open_site(read_settings()).store.close()
     except (CMSError, ValueError) as exc:
         _fail(exc)
+    # Each worker writes its metrics here (prometheus_client's multiprocess mode, chosen when
+    # it is imported: the workers import the app after this is set); emptied at each start.
+    shared = Path(str(read_settings()["CMS_INSTANCE"])) / "metrics"
+    shutil.rmtree(shared, ignore_errors=True)
+    shared.mkdir(parents=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(shared)
+
+    def child_exit(_server, worker) -> None:
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)
 
     class Server(BaseApplication):
         def load_config(self) -> None:
@@ -52,7 +81,7 @@ def serve(host: str, port: int, workers: int, threads: int) -> None:
             # in the API's JSON error shape.
             self.cfg.set("worker_class", "cms.serving.Worker")
             self.cfg.set("limit_request_line", 8190)  # gunicorn's largest: long filter URLs
-            self.cfg.set("accesslog", "-")
+            self.cfg.set("child_exit", child_exit)
             # gunicorn 25+ opens a control socket shared by every server of the user
             # (~/.gunicorn/gunicorn.ctl): stopping one server would break another's.
             self.cfg.set("control_socket_disable", True)

@@ -62,6 +62,11 @@ SETTINGS: tuple[Setting, ...] = (
         "Milliseconds the index queries of one list or search may run; past it, a 400 (0: none).",
     ),
     Setting(
+        "CMS_REQUEST_LOG",
+        "true",
+        "One JSON line per request on stderr (method, path, status, duration, commit, request id).",
+    ),
+    Setting(
         "CMS_CORS_ORIGINS",
         "",
         "Comma-separated origins allowed to call the API from a browser (`*` for any).",
@@ -95,9 +100,9 @@ def read_settings(
             values[setting.name] = environ[setting.name]
         else:
             values[setting.name] = setting.default
-    public = values["CMS_PUBLIC_READ"]
-    if isinstance(public, str):
-        values["CMS_PUBLIC_READ"] = parse_bool("CMS_PUBLIC_READ", public)
+    for name in ("CMS_PUBLIC_READ", "CMS_REQUEST_LOG"):
+        if isinstance(values[name], str):
+            values[name] = parse_bool(name, values[name])
     for name in ("CMS_MAX_BODY_BYTES", "CMS_MEDIA_MAX_BYTES", "CMS_LOCK_TIMEOUT"):
         raw = values[name]
         try:

@@ -8,7 +8,17 @@ from pathlib import Path
 from flask import Flask, Response, g, request
 from flask_smorest import Api
 
-from cms.api import branches, changesets, collections, entries, history, media, refs, search
+from cms.api import (
+    branches,
+    changesets,
+    collections,
+    entries,
+    history,
+    media,
+    refs,
+    search,
+    status,
+)
 from cms.api.admin import init_admin
 from cms.api.bodies import init_bodies
 from cms.api.converters import CONVERTERS
@@ -16,6 +26,7 @@ from cms.api.cors import init_cors
 from cms.api.errors import init_errors
 from cms.api.legacy import init_legacy
 from cms.api.media import init_public_media
+from cms.api.observability import init_metrics, init_request_log
 from cms.api.spec import declare_errors
 from cms.auth import TokenStore
 from cms.content import ContentService
@@ -78,7 +89,8 @@ def register_blueprints(app: Flask, api: Api) -> None:
         "bearer",
         {"type": "http", "scheme": "bearer", "description": "A token from `cms tokens create`."},
     )
-    for module in (collections, entries, history, changesets, branches, search, refs, media):
+    modules = (collections, entries, history, changesets, branches, search, refs, media, status)
+    for module in modules:
         api.register_blueprint(module.blp)
     declare_errors(api.spec)
 
@@ -108,6 +120,8 @@ def init_api(app: Flask, service: ContentService, catalog: Catalog) -> Api:
     init_bodies(app)
     init_legacy(app)
     init_cors(app, tuple(app.config.get("CMS_CORS_ORIGINS") or ()))
+    init_request_log(app)
+    init_metrics(app)
     init_admin(
         app,
         DecapProxy(
@@ -142,6 +156,8 @@ def init_api(app: Flask, service: ContentService, catalog: Catalog) -> Api:
             "search": "/api/v1/search?q=",
             "refs": "/api/v1/refs",
             "media": "/api/v1/media",
+            "status": "/api/v1/status",
+            "metrics": "/metrics",
             "editor": "/admin/",
             "sync": "/api/v1/sync",
             "docs": "/docs",

@@ -368,3 +368,31 @@ class MediaSchema(Schema):
 
 class MediaUploadSchema(Schema):
     file = Upload(required=True, metadata={"description": "The file; its name is kept."})
+
+
+class IndexStatusSchema(Schema):
+    built = fields.Boolean(required=True)
+    commit = fields.String(required=True, allow_none=True, metadata=SHA)
+    current = fields.Boolean(
+        required=True, metadata={"description": "Whether it is at the published head."}
+    )
+    entries = fields.Integer(required=True)
+
+
+class StatusSchema(Schema):
+    version = fields.String(required=True, metadata={"example": "0.1.0"})
+    published_branch = fields.String(required=True, metadata={"example": "main"})
+    head = fields.String(required=True, metadata=SHA)
+    index = fields.Nested(IndexStatusSchema, required=True)
+    collections = fields.Dict(
+        keys=fields.String(),
+        values=fields.Integer(),
+        required=True,
+        metadata={"description": "Entry files of each collection at the head."},
+    )
+    drafts = fields.Integer(required=True, metadata={"description": "Draft branches (`cms/...`)."})
+    remote = fields.Dict(
+        required=True,
+        allow_none=True,
+        metadata={"description": "The remote this server syncs with; null when none."},
+    )

@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from cms import timings
 from cms.errors import CMSError
 
 # SQLite calls the handler every this many virtual machine instructions.
@@ -32,11 +33,16 @@ class QueryTooSlow(CMSError):
 @contextmanager
 def time_limit(db: sqlite3.Connection, seconds: float) -> Iterator[None]:
     """Interrupt the SQL run on ``db`` inside the block once ``seconds`` have passed (0: no
-    limit). The connection must not be used by another thread meanwhile."""
+    limit). The connection must not be used by another thread meanwhile. How long the block
+    took is recorded (``timings``, kind ``index``)."""
+    started = time.monotonic()
     if seconds <= 0:
-        yield
+        try:
+            yield
+        finally:
+            timings.record("index", "query", time.monotonic() - started)
         return
-    deadline = time.monotonic() + seconds
+    deadline = started + seconds
     db.set_progress_handler(lambda: 1 if time.monotonic() > deadline else 0, CHECK_EVERY)
     try:
         yield
@@ -46,3 +52,4 @@ def time_limit(db: sqlite3.Connection, seconds: float) -> Iterator[None]:
         raise
     finally:
         db.set_progress_handler(None, CHECK_EVERY)
+        timings.record("index", "query", time.monotonic() - started)

@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import os
 import subprocess
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+
+from cms import timings
 
 # Configuration forced on every git process the server runs (git 2.31+ reads these variables).
 FORCED_CONFIG = (
@@ -56,14 +59,26 @@ def run(
     env: Mapping[str, str] | None = None,
 ) -> subprocess.CompletedProcess:
     """``git <args>`` in ``root``, its output captured; never raises for git's exit code."""
-    return subprocess.run(
-        ["git", *args],
-        cwd=root,
-        input=stdin,
-        capture_output=True,
-        env=environment(env),
-        check=False,
-    )
+    started = time.perf_counter()
+    try:
+        return subprocess.run(
+            ["git", *args],
+            cwd=root,
+            input=stdin,
+            capture_output=True,
+            env=environment(env),
+            check=False,
+        )
+    finally:
+        timings.record("git", _subcommand(args), time.perf_counter() - started)
+
+
+def _subcommand(args: Sequence[str]) -> str:
+    """The git command of ``args`` (after ``-c`` options), for the metrics' label."""
+    position = 0
+    while position < len(args) and args[position].startswith("-"):
+        position += 2 if args[position] == "-c" else 1
+    return args[position] if position < len(args) else "git"
 
 
 def popen(root: Path, args: Sequence[str], **options) -> subprocess.Popen:

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from cms import timings
 from cms.errors import CMSError
 
 
@@ -61,6 +62,7 @@ class WriteLock:
                             raise LockTimeout(waited) from None
                         time.sleep(min(delay, self.timeout - waited))
                         delay = min(delay * 2, 0.05)
+                timings.record("lock", "write", time.monotonic() - start)
                 try:
                     yield
                 finally:
