@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
 
-.PHONY: run test lint format openapi validate browser decap node clean bench bench-index bench-decap fuzz crash
+.PHONY: run test lint format openapi validate browser decap node clean bench bench-index bench-decap fuzz crash container
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -73,6 +73,11 @@ bench-index: $(STAMP)
 ## The Decap editor in Chromium on a site of 350 people and 73 drafts (sign-in, open, save).
 bench-decap: $(STAMP) browser decap
 	$(BIN)/python bench/decap_bench.py
+
+## Build the Docker image with podman on a local Debian base, run it, check /readyz and its
+## HEALTHCHECK (needs root; see scripts/container.sh).
+container:
+	scripts/container.sh
 
 ## Schemathesis against a real server, 10 minutes with an editor token, then 10 with an admin's.
 FUZZ_SECONDS ?= 600

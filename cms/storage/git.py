@@ -150,6 +150,7 @@ class GitStore:
             repo = git.Repo(self.path)
         except (git.InvalidGitRepositoryError, git.NoSuchPathError):
             raise RepositoryError(f"{self.path} is not a git repository") from None
+        check_ownership(self.path)
         with repo:
             if branch is None:
                 if repo.head.is_detached:
@@ -748,6 +749,23 @@ class GitStore:
 
 
 LINK_MODE = 0o120000
+
+
+def check_ownership(path: Path) -> None:
+    """A RepositoryError naming git's ownership check when git refuses the repository because
+    another user owns it (a bind mount into a container, typically): every git process would
+    fail, and GitPython would say only "broken pipe"."""
+    probe = command.run(path, ["rev-parse", "--git-dir"])
+    if probe.returncode == 0 or "dubious ownership" not in command.stderr_text(probe):
+        return
+    owner = path.stat().st_uid
+    raise RepositoryError(
+        f"{path} is owned by uid {owner}, and this server runs as uid {os.geteuid()}: git "
+        "refuses repositories of other users (its safe.directory check). Run the server as "
+        f"uid {owner} (in a container: --user {owner}), give the repository to uid "
+        f"{os.geteuid()}, or, if you trust it, `git config --global --add safe.directory "
+        f"{path}` for the server's user"
+    )
 
 
 def parse_tree(data: bytes) -> dict[bytes, tuple[bytes, bytes]]:
