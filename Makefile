@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
 
-.PHONY: run test lint format openapi validate browser decap node clean bench bench-index bench-decap fuzz crash container
+.PHONY: run test lint format openapi validate browser decap node clean bench bench-index bench-decap bench-cache fuzz crash container
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -73,6 +73,10 @@ bench-index: $(STAMP)
 ## The Decap editor in Chromium on a site of 350 people and 73 drafts (sign-in, open, save).
 bench-decap: $(STAMP) browser decap
 	$(BIN)/python bench/decap_bench.py
+
+## One replica, two behind nginx, two behind nginx's cache (deploy/nginx.conf), with wrk.
+bench-cache: $(STAMP)
+	$(BIN)/python bench/cache_bench.py
 
 ## Build the Docker image with podman on a local Debian base, run it, check /readyz and its
 ## HEALTHCHECK (needs root; see scripts/container.sh).

@@ -28,6 +28,7 @@ class Server:
     def __init__(
         self, repo: Path, instance: Path, workers: int = 2, threads: int = 4, **env: str
     ) -> None:
+        self.instance = instance
         self.host = "127.0.0.1"
         self.port = free_port()
         self.base = f"http://{self.host}:{self.port}"

@@ -62,6 +62,12 @@ SETTINGS: tuple[Setting, ...] = (
         "Milliseconds the index queries of one list or search may run; past it, a 400 (0: none).",
     ),
     Setting(
+        "CMS_SHARED_MAX_AGE",
+        "1",
+        "Seconds a shared cache (nginx, a CDN) may answer the published branch's URLs before "
+        "it revalidates them (`s-maxage`; 0: `no-cache`).",
+    ),
+    Setting(
         "CMS_REQUEST_LOG",
         "true",
         "One JSON line per request on stderr (method, path, status, duration, commit, request id).",
@@ -112,6 +118,14 @@ def read_settings(
         if number <= 0:
             raise ValueError(f"{name}: must be more than 0")
         values[name] = number if name == "CMS_LOCK_TIMEOUT" else int(number)
+    raw = values["CMS_SHARED_MAX_AGE"]
+    try:
+        shared = int(str(raw))
+    except ValueError:
+        raise ValueError(f"CMS_SHARED_MAX_AGE: expected whole seconds, got {raw!r}") from None
+    if shared < 0:
+        raise ValueError("CMS_SHARED_MAX_AGE: must be 0 (no shared caching) or more")
+    values["CMS_SHARED_MAX_AGE"] = shared
     raw = values["CMS_SQL_TIME_LIMIT_MS"]
     try:
         limit = float(raw)  # type: ignore[arg-type]

@@ -20,7 +20,7 @@ from cms.api.entries import (
     pagination_headers,
 )
 from cms.api.errors import handle_cms_error, handle_http_exception
-from cms.api.responses import IMMUTABLE, REVALIDATE, body_etag, dumps, json_response, pinned
+from cms.api.responses import body_etag, cache_control, dumps, json_response
 from cms.api.schemas import MediaSchema, MediaUploadSchema
 from cms.content.media import MediaLibrary, content_type
 from cms.content.query import Page, paging
@@ -188,8 +188,7 @@ def file_response(snap, path: str) -> Response:
     response.set_etag(media.version)
     response.headers["Content-Security-Policy"] = FILE_POLICY
     response.headers["X-Content-Type-Options"] = "nosniff"
-    scope = "private" if "Authorization" in request.headers else "public"
-    response.headers["Cache-Control"] = f"{scope}, {IMMUTABLE if pinned() else REVALIDATE}"
+    response.headers["Cache-Control"] = cache_control()
     response.vary.add("Authorization")
     return response
 

@@ -8,12 +8,14 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Response, g, request
+from flask import Response, current_app, g, request
 
 from cms.storage.refs import FULL_SHA
 
 IMMUTABLE = "max-age=31536000, immutable"
 REVALIDATE = "no-cache"
+# How long past its shared lifetime a cache may still serve an answer while it revalidates it.
+STALE_SECONDS = 30
 
 
 def dumps(payload: Any) -> bytes:
@@ -42,10 +44,29 @@ def json_response(
     else:
         response = Response(body, status=200, mimetype="application/json")
     response.set_etag(etag)
-    # An answer given to a token may be a draft: only the client's own cache may keep it.
-    scope = "private" if "Authorization" in request.headers else "public"
-    response.headers["Cache-Control"] = f"{scope}, {IMMUTABLE if pinned() else REVALIDATE}"
+    response.headers["Cache-Control"] = cache_control()
     response.vary.add("Authorization")
     if headers:
         response.headers.update(headers)
     return response
+
+
+def cache_control() -> str:
+    """Who may keep an answer, and how long.
+
+    * At a full commit sha: forever (``immutable``).
+    * An answer given to a token may be a draft: only the client's own cache may keep it, and
+      must revalidate it.
+    * The published branch, anonymously: browsers revalidate every time (``max-age=0``), a
+      shared cache (nginx, a CDN) may answer for ``CMS_SHARED_MAX_AGE`` seconds and, while
+      it revalidates, a little longer: the front ends' URLs are served from the cache.
+    * Anything else (a tag, a short sha, which may name another commit tomorrow): revalidated.
+    """
+    scope = "private" if "Authorization" in request.headers else "public"
+    if pinned():
+        return f"{scope}, {IMMUTABLE}"
+    ref = request.args.get("ref") or None
+    shared = int(current_app.config.get("CMS_SHARED_MAX_AGE") or 0)
+    if scope == "public" and shared > 0 and ref in (None, current_app.config["CMS_BRANCH"]):
+        return f"public, max-age=0, s-maxage={shared}, stale-while-revalidate={STALE_SECONDS}"
+    return f"{scope}, {REVALIDATE}"
