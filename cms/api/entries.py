@@ -13,7 +13,7 @@ from werkzeug.urls import iri_to_uri
 from cms.api import params
 from cms.api.auth import require
 from cms.api.context import args_lists, cached, cached_at, catalog, follows_branch, snapshot
-from cms.api.responses import body_etag, dumps, json_response
+from cms.api.responses import GZIP_SUFFIX, body_etag, dumps, json_response
 from cms.api.schemas import (
     EntryCreateSchema,
     EntryPatchSchema,
@@ -104,7 +104,10 @@ def if_match() -> list[str] | None:
     # RFC 9110: If-Match compares strongly, so a weak tag (W/"...") never matches; werkzeug
     # parses the header (an empty or malformed tag matches nothing).
     tags = request.if_match
-    return ["*"] if tags.star_tag else sorted(tag for tag in tags.as_set() if tag)
+    if tags.star_tag:
+        return ["*"]
+    # The tag of a gzip-compressed answer names the same version.
+    return sorted({tag.removesuffix(GZIP_SUFFIX) for tag in tags.as_set() if tag})
 
 
 def write_response(written: Written, status: int) -> Response:

@@ -3,6 +3,7 @@ query, ``ETag``/``If-None-Match`` answered without serialising anything again.""
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 from collections.abc import Mapping
@@ -14,6 +15,11 @@ from cms.storage.refs import FULL_SHA
 
 IMMUTABLE = "max-age=31536000, immutable"
 REVALIDATE = "no-cache"
+# Answers this long or longer are gzip-compressed for clients that take it. The compressed
+# answer is another representation, so it has its own strong tag: the content's, with this
+# suffix (as Apache does); If-None-Match and If-Match take either.
+MIN_COMPRESSED = 1024
+GZIP_SUFFIX = "-gzip"
 # How long past its shared lifetime a cache may still serve an answer while it revalidates it.
 STALE_SECONDS = 30
 
@@ -35,15 +41,25 @@ def pinned() -> bool:
 def json_response(
     body: bytes, etag: str, commit: str, headers: Mapping[str, str] | None = None
 ) -> Response:
-    """A 200 with the body, or a 304 when ``If-None-Match`` names this ``etag``."""
+    """A 200 with the body (gzip-compressed when the client takes it), or a 304 when
+    ``If-None-Match`` names this answer, compressed or not."""
     g.content_commit = commit
+    compress = len(body) >= MIN_COMPRESSED and request.accept_encodings["gzip"] > 0
+    tag = f"{etag}{GZIP_SUFFIX}" if compress else etag
     # RFC 9110: If-None-Match compares weakly, so W/"..." (what a proxy that compressed the
-    # answer sends back) is a match too.
-    if request.if_none_match.contains_weak(etag):
+    # answer sends back) is a match too; so is either encoding's tag of the same content.
+    if request.if_none_match.contains_weak(etag) or request.if_none_match.contains_weak(
+        f"{etag}{GZIP_SUFFIX}"
+    ):
         response = Response(status=304)
+    elif compress:
+        response = Response(gzip.compress(body, 6), status=200, mimetype="application/json")
+        response.headers["Content-Encoding"] = "gzip"
     else:
         response = Response(body, status=200, mimetype="application/json")
-    response.set_etag(etag)
+    response.set_etag(tag)
+    if len(body) >= MIN_COMPRESSED:
+        response.vary.add("Accept-Encoding")
     response.headers["Cache-Control"] = cache_control()
     response.vary.add("Authorization")
     if headers:
