@@ -3,7 +3,8 @@
 A file is split, not re-serialised: ``Document`` remembers the exact text of the front matter,
 its delimiters and the body, so that a later edit can change one key and leave every other byte
 alone. python-frontmatter is not used here: its splitter strips the body and its pattern can
-swallow blank lines after the delimiter, and both break byte-exact round trips.
+swallow blank lines after the delimiter, both of which break byte-exact round trips, and it
+reads YAML 1.1 (PyYAML), where a plain ``yes`` is a boolean and not the string Decap wrote.
 
 YAML is read with YAML 1.2 semantics (a plain ``yes`` stays the string Decap meant) and
 timestamps stay the strings the file holds. A file that cannot be parsed is still a Document,
