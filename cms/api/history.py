@@ -36,16 +36,15 @@ FROM = params.query(
 )
 TO = params.query(
     "to",
-    "The newer side: a branch, tag or commit. Default: the published branch.",
+    "The newer side: a branch, tag or commit (a draft: `cms/pages/programme`). Default: the "
+    "published branch.",
     {"type": "string"},
-    example="cms/pages/programme",
 )
 SINCE = params.query(
     "since",
     "The commit of the last sync (the `next` it returned), or any ref (`main~5`). Omitted "
     "or empty: every entry, as added.",
     {"type": "string"},
-    example="478d0a2abbe86093c90f2c5cb21c7f9caba47634",
 )
 
 

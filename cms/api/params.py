@@ -6,6 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 
+# An `example` is what Swagger UI's "Try it out" fills in: only values that answer 200 on any
+# collection have one; the others are shown in the description.
 def query(name: str, description: str, schema: dict[str, Any], **extra: Any) -> dict[str, Any]:
     return {"in": "query", "name": name, "description": description, "schema": schema, **extra}
 
@@ -33,30 +35,27 @@ SORT = query(
     "Comma-separated fields, `-` for descending: `-date,title`. Dotted names reach into "
     "objects; `slug` and `path` work too. Entries without the field come last.",
     {"type": "string"},
-    example="-date,title",
 )
 FILTER = query(
     "filter",
     "`filter[<field>]=<value>` or `filter[<field>][<op>]=<value>`, op in "
     "`eq ne lt lte gt gte in contains exists`. Dotted names reach into objects "
     "(`filter[hero.title]`); `in` takes a comma list; `contains` matches list items, or text "
-    "ignoring case and accents; dates and numbers compare as dates and numbers.",
+    "ignoring case and accents; dates and numbers compare as dates and numbers. Example: "
+    "`filter[tags][contains]=intérêt`.",
     {"type": "object", "additionalProperties": {"type": "string"}},
     style="deepObject",
     explode=True,
-    example={"tags": "entrepreneur.e d’intérêt général"},
 )
 FIELDS = query(
     "fields",
-    "Comma-separated fields to return in `fields` (dotted names for nested ones).",
+    "Comma-separated fields to return in `fields` (dotted names for nested ones): `title,date`.",
     {"type": "string"},
-    example="title,date",
 )
 INCLUDE = query(
     "include",
-    "Comma-separated relation fields to expand into `included`.",
+    "Comma-separated relation fields to expand into `included`: `talents.list`.",
     {"type": "string"},
-    example="talents.list",
 )
 Q = query(
     "q",
@@ -79,9 +78,9 @@ RENDER = query(
 )
 BRANCH = query(
     "branch",
-    "The branch to commit to. Default: the published branch.",
+    "The branch to commit to (a draft: `cms/actualites/nouvelle-promotion`). Default: the "
+    "published branch.",
     {"type": "string"},
-    example="cms/actualites/nouvelle-promotion",
 )
 IF_MATCH = {
     "in": "header",
@@ -94,7 +93,7 @@ MESSAGE = query("message", "The commit message.", {"type": "string"})
 LOCALE = query(
     "locale",
     "With Decap's i18n: the locale to read or write (default: the collection's default "
-    "locale). Fields the model does not translate come from the default locale.",
+    "locale), such as `en`. Fields the model does not translate come from the default "
+    "locale.",
     {"type": "string"},
-    example="en",
 )
