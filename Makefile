@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
 
-.PHONY: run test lint format openapi validate browser decap node clean bench bench-index bench-decap bench-cache fuzz crash container
+.PHONY: run test lint format openapi validate browser decap node clean bench bench-index bench-decap bench-cache fuzz crash container example
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,6 +17,10 @@ $(STAMP): pyproject.toml
 ## Serve the sample site (seeds instance/site from content/ on first run).
 run: $(STAMP) decap
 	$(BIN)/cms serve --host $(HOST) --port $(PORT)
+
+## The example front end (examples/frontend, port 8001) beside the CMS (port 5000).
+example: $(STAMP) decap
+	$(BIN)/python examples/serve.py
 
 ## Lint, check formatting, then run the whole test suite (browser tests included).
 test: $(STAMP) browser decap node

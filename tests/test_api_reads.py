@@ -340,3 +340,14 @@ def test_the_shared_cache_lifetime_is_a_setting(sample_repo, tmp_path) -> None:
     assert listed.headers["Cache-Control"] == (
         "public, max-age=0, s-maxage=5, stale-while-revalidate=30"
     )
+
+
+def test_one_entry_with_its_relations_included(client) -> None:
+    answer = client.get("/api/v1/collections/pages/entries/accueil?include=talents.list")
+    assert answer.status_code == 200
+    people = answer.get_json()["included"]["talents.list"]
+    assert [p["fields"]["title"] for p in people][:2] == ["Hugo Stéphan", "Thaïs Coutinho"]
+    plain = client.get("/api/v1/collections/pages/entries/accueil").get_json()
+    assert answer.get_json()["fields"] == plain["fields"] and "included" not in plain
+    bad = client.get("/api/v1/collections/pages/entries/accueil?include=nope")
+    assert bad.status_code == 400

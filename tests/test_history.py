@@ -280,6 +280,12 @@ def test_a_changeset_makes_one_commit_or_none(make_site, tmp_path) -> None:
         ).status_code
         == 428
     )
+    empty_base = client.post(
+        "/api/v1/changesets",
+        json={"message": "x", "base": "", "operations": good},
+        headers=auth,
+    )
+    assert empty_base.status_code == 422 and "base" in empty_base.get_json()["errors"]["json"]
     assert site.head == head and site.repo.git.status("--porcelain") == ""
 
     landed = client.post(

@@ -158,3 +158,10 @@ def test_drafts_media_needs_a_reader(app, site) -> None:
     site.repo.git.checkout("-q", "main")
     assert client.get("/img/draft.png?ref=cms/posts/x").status_code == 401
     assert client.get("/img/draft.png?ref=cms/posts/x", headers=bearer(app, "reader")).data == PNG
+
+
+def test_an_upload_form_takes_nothing_else(app, site) -> None:
+    before = site.head
+    answer = upload(app.test_client(), bearer(app), "x.png", PNG, other="42")
+    assert answer.status_code == 422 and "other" in str(answer.get_json()["errors"])
+    assert site.repo.rev_parse("main").hexsha == before

@@ -260,10 +260,10 @@ class EntryRestore(MethodView):
 
 @blp.route("/<string:collection>/entries/<entry:slug>")
 class EntryDetail(MethodView):
-    @blp.doc(parameters=[params.REF, params.RENDER, params.LOCALE])
+    @blp.doc(parameters=[params.REF, params.RENDER, params.INCLUDE, params.LOCALE])
     @blp.response(200, EntrySchema, headers={"X-Content-Commit": COMMIT_HEADER})
     @blp.alt_response(304, description="Not modified (`If-None-Match` names this version).")
-    @blp.alt_response(400, description="A bad `render` or `ref`.")
+    @blp.alt_response(400, description="A bad `render`, `include` or `ref`.")
     @blp.alt_response(404, description="Unknown collection, entry or ref.")
     def get(self, collection: str, slug: str) -> Response:
         """Get one entry
@@ -272,7 +272,8 @@ class EntryDetail(MethodView):
         the file, also its `ETag`), the commit it was read from and the last commit that
         changed it. A file that breaks the model or cannot be parsed is still served, with a
         `problems` list. For a folder collection the slug is the file name without its
-        extension; for a file collection, the file's `name`.
+        extension; for a file collection, the file's `name`. `include` expands relation
+        fields into `included`, as on lists (the `ETag` is then the answer's hash).
         """
         render = request.args.get("render")
         if render not in (None, "html"):
@@ -281,11 +282,25 @@ class EntryDetail(MethodView):
         found = snap.collection(collection)
 
         locale = locale_arg()
+        include = request.args.get("include")
+        # The relations to expand, checked as a list's are (an unknown name is a 400).
+        query = (
+            Query.parse({"filter[slug]": [slug], "include": [include]}, found) if include else None
+        )
 
         def build() -> tuple[bytes, str, dict[str, str]]:
-            entry = snap.localized(found, catalog().entry(snap, found, slug), locale)
+            if query is None:
+                entry = catalog().entry(snap, found, slug)
+            else:
+                page, _ = catalog().page(snap, collection, query, False)
+                if not page.entries:
+                    catalog().entry(snap, found, slug)  # the entry's own 404
+                entry = page.entries[0]
+            entry = snap.localized(found, entry, locale)
             html = snap.render(entry) if render == "html" else None
-            return dumps(entry.as_dict(html=html)), entry.version, {}
+            body = dumps(entry.as_dict(html=html))
+            # With related entries in it, the answer changes when they do: its tag is its hash.
+            return body, entry.version if query is None else body_etag(body), {}
 
         body, etag, headers = cached(snap.commit, build)
         return json_response(body, etag, snap.commit, headers)

@@ -21,7 +21,7 @@ from cms.api.entries import (
 )
 from cms.api.errors import handle_cms_error, handle_http_exception
 from cms.api.responses import body_etag, cache_control, dumps, json_response
-from cms.api.schemas import MediaSchema, MediaUploadSchema
+from cms.api.schemas import MediaFormSchema, MediaSchema, MediaUploadSchema
 from cms.content.media import MediaLibrary, content_type
 from cms.content.query import Page, paging
 from cms.errors import BadRequest, CMSError, MethodNotAllowed, Unprocessable
@@ -41,6 +41,38 @@ FOLDER = params.query(
     {"type": "string"},
     example="static/img",
 )
+# The multipart form of an upload: the file and two optional fields, nothing else.
+UPLOAD_BODY = {
+    "required": True,
+    "content": {
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "properties": {
+                    "file": {
+                        "type": "string",
+                        "format": "binary",
+                        "description": "The file; its name is kept.",
+                    },
+                    "folder": {
+                        "type": "string",
+                        "description": "A media folder of the config. Default: the site's "
+                        "`media_folder`.",
+                    },
+                    "message": {
+                        "type": "string",
+                        "minLength": 1,
+                        "maxLength": 10_000,
+                        "pattern": "\\S",
+                        "description": "The commit message. Default: `Upload “<path>”`.",
+                    },
+                },
+                "required": ["file"],
+                "additionalProperties": False,
+            }
+        }
+    },
+}
 # An uploaded file is served as a file, never as a page of this site: an SVG's scripts do not
 # run, and the browser does not guess another type.
 FILE_POLICY = "default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'; sandbox"
@@ -83,8 +115,9 @@ class MediaList(MethodView):
         body = dumps([f.as_dict() for f in files[start : start + size]])
         return json_response(body, body_etag(body), snap.commit, pagination_headers(shown))
 
+    @blp.arguments(MediaFormSchema, location="form")
     @blp.arguments(MediaUploadSchema, location="files")
-    @blp.doc(parameters=[params.BRANCH], security=SECURITY)
+    @blp.doc(parameters=[params.BRANCH], security=SECURITY, requestBody=UPLOAD_BODY)
     @blp.response(201, MediaSchema, headers={"Location": {"description": "The file's URL."}})
     @blp.alt_response(400, description="No `file` part in the form.")
     @blp.alt_response(401, description="No token, or not a valid one.")
@@ -98,7 +131,7 @@ class MediaList(MethodView):
         "or content that is not what its extension says.",
     )
     @blp.alt_response(503, description="Other writes held the write lock too long.")
-    def post(self, files: dict) -> Response:
+    def post(self, form: dict, files: dict) -> Response:
         """Upload a media file
 
         A `multipart/form-data` form with the file in `file`, and optionally `folder` (a media
@@ -107,7 +140,7 @@ class MediaList(MethodView):
         """
         author = editor()
         upload = files["file"]
-        folder = request.form.get("folder")
+        folder = form.get("folder")
         snap = snapshot()
         folders = library().folders(snap)
         if not folders:
@@ -120,7 +153,7 @@ class MediaList(MethodView):
             f"{chosen}/{name}",
             data,
             author,
-            request.form.get("message") or None,
+            form.get("message") or None,
         )
         g.content_commit = commit
         response = Response(dumps(media.as_dict()), status=201, mimetype="application/json")

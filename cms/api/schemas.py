@@ -370,6 +370,16 @@ class MediaUploadSchema(Schema):
     file = Upload(required=True, metadata={"description": "The file; its name is kept."})
 
 
+class MediaFormSchema(Schema):
+    folder = fields.String(
+        metadata={
+            "description": "A media folder of the config. Default: the site's `media_folder`.",
+            "example": "static/img",
+        }
+    )
+    message = commit_message("The commit message. Default: `Upload “<path>”`.")
+
+
 class IndexStatusSchema(Schema):
     built = fields.Boolean(required=True)
     commit = fields.String(required=True, allow_none=True, metadata=SHA)

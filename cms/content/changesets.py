@@ -77,7 +77,7 @@ def _shape(payload: Any) -> tuple[str, str | None, list[dict[str, Any]]]:
     if not isinstance(message, str) or not message.strip() or len(message) > MAX_MESSAGE:
         errors["message"] = [f"a commit message of 1 to {MAX_MESSAGE} characters is required"]
     base = payload.get("base")
-    if base is not None and not isinstance(base, str):
+    if base is not None and (not isinstance(base, str) or not base.strip()):
         errors["base"] = ["must be a commit sha"]
     operations = payload.get("operations")
     if not isinstance(operations, list) or not 1 <= len(operations) <= MAX_OPERATIONS:
