@@ -13,7 +13,7 @@ from werkzeug.urls import iri_to_uri
 from cms.api import params
 from cms.api.auth import require
 from cms.api.context import args_lists, cached, cached_at, catalog, follows_branch, snapshot
-from cms.api.responses import GZIP_SUFFIX, body_etag, dumps, json_response
+from cms.api.responses import body_etag, dumps, json_response, version_of
 from cms.api.schemas import (
     EntryCreateSchema,
     EntryPatchSchema,
@@ -106,8 +106,8 @@ def if_match() -> list[str] | None:
     tags = request.if_match
     if tags.star_tag:
         return ["*"]
-    # The tag of a gzip-compressed answer names the same version.
-    return sorted({tag.removesuffix(GZIP_SUFFIX) for tag in tags.as_set() if tag})
+    # The tag of a compressed answer names the same version.
+    return sorted({version_of(tag) for tag in tags.as_set() if tag})
 
 
 def write_response(written: Written, status: int) -> Response:

@@ -9,17 +9,46 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+import brotli
 from flask import Response, current_app, g, request
 
 from cms.storage.refs import FULL_SHA
 
 IMMUTABLE = "max-age=31536000, immutable"
 REVALIDATE = "no-cache"
-# Answers this long or longer are gzip-compressed for clients that take it. The compressed
-# answer is another representation, so it has its own strong tag: the content's, with this
-# suffix (as Apache does); If-None-Match and If-Match take either.
+# Answers this long or longer are compressed for clients that take it: brotli (smaller) when
+# the client prefers it at least as much as gzip, else gzip. A compressed answer is another
+# representation, so it has its own strong tag: the content's with "-br" or "-gzip" (as
+# Apache does); If-None-Match and If-Match take any of them.
 MIN_COMPRESSED = 1024
-GZIP_SUFFIX = "-gzip"
+ENCODERS = {
+    "br": lambda data: brotli.compress(data, quality=5),
+    "gzip": lambda data: gzip.compress(data, 6),
+}
+SUFFIXES = tuple(f"-{name}" for name in ENCODERS)
+
+
+def chosen_encoding() -> str | None:
+    accepted = request.accept_encodings
+    br, gz = accepted["br"], accepted["gzip"]
+    if br > 0 and br >= gz:
+        return "br"
+    return "gzip" if gz > 0 else None
+
+
+def tags_of(etag: str) -> list[str]:
+    """The tags of every encoding of the same content."""
+    return [etag, *(f"{etag}{suffix}" for suffix in SUFFIXES)]
+
+
+def version_of(tag: str) -> str:
+    """The content's tag from any encoding's (``abc-gzip`` → ``abc``)."""
+    for suffix in SUFFIXES:
+        if tag.endswith(suffix):
+            return tag[: -len(suffix)]
+    return tag
+
+
 # How long past its shared lifetime a cache may still serve an answer while it revalidates it.
 STALE_SECONDS = 30
 
@@ -41,20 +70,18 @@ def pinned() -> bool:
 def json_response(
     body: bytes, etag: str, commit: str, headers: Mapping[str, str] | None = None
 ) -> Response:
-    """A 200 with the body (gzip-compressed when the client takes it), or a 304 when
-    ``If-None-Match`` names this answer, compressed or not."""
+    """A 200 with the body (compressed with brotli or gzip when the client takes it), or a
+    304 when ``If-None-Match`` names this answer, in any encoding."""
     g.content_commit = commit
-    compress = len(body) >= MIN_COMPRESSED and request.accept_encodings["gzip"] > 0
-    tag = f"{etag}{GZIP_SUFFIX}" if compress else etag
+    encoding = chosen_encoding() if len(body) >= MIN_COMPRESSED else None
+    tag = f"{etag}-{encoding}" if encoding else etag
     # RFC 9110: If-None-Match compares weakly, so W/"..." (what a proxy that compressed the
-    # answer sends back) is a match too; so is either encoding's tag of the same content.
-    if request.if_none_match.contains_weak(etag) or request.if_none_match.contains_weak(
-        f"{etag}{GZIP_SUFFIX}"
-    ):
+    # answer sends back) is a match too; so is any encoding's tag of the same content.
+    if any(request.if_none_match.contains_weak(t) for t in tags_of(etag)):
         response = Response(status=304)
-    elif compress:
-        response = Response(gzip.compress(body, 6), status=200, mimetype="application/json")
-        response.headers["Content-Encoding"] = "gzip"
+    elif encoding:
+        response = Response(ENCODERS[encoding](body), status=200, mimetype="application/json")
+        response.headers["Content-Encoding"] = encoding
     else:
         response = Response(body, status=200, mimetype="application/json")
     response.set_etag(tag)
