@@ -102,11 +102,14 @@ class EntrySchema(Schema):
             "example": "fr",
         }
     )
-    collection = fields.String(metadata={"example": "actualites"})
-    slug = fields.String(metadata={"example": "2018-01-16-deuxieme-promotion"})
-    path = fields.String(metadata={"example": "actualites/2018-01-16-deuxieme-promotion.md"})
+    collection = fields.String(required=True, metadata={"example": "actualites"})
+    slug = fields.String(required=True, metadata={"example": "2018-01-16-deuxieme-promotion"})
+    path = fields.String(
+        required=True, metadata={"example": "actualites/2018-01-16-deuxieme-promotion.md"}
+    )
     fields_ = fields.Dict(
         data_key="fields",
+        required=True,
         metadata={
             "description": "The front matter as the file holds it (dates stay strings).",
             "example": {"title": "Une 2ème promotion…", "date": "2018-01-15 23:00:00 +01:00"},
@@ -114,14 +117,23 @@ class EntrySchema(Schema):
     )
     body = fields.String(metadata={"description": "The text after the front matter."})
     html = fields.String(metadata={"description": "With `render=html`: the body as safe HTML."})
-    version = fields.String(metadata={"description": "Blob sha of the file: the entry's ETag."})
-    commit = fields.String(metadata={"description": "The commit this entry was read from.", **SHA})
-    updated_at = fields.String(
-        allow_none=True, metadata={"description": "Date of the last commit that changed the file."}
+    version = fields.String(
+        required=True, metadata={"description": "Blob sha of the file: the entry's ETag."}
     )
-    updated_by = fields.String(allow_none=True, metadata={"description": "Its author."})
+    commit = fields.String(
+        required=True, metadata={"description": "The commit this entry was read from.", **SHA}
+    )
+    updated_at = fields.String(
+        required=True,
+        allow_none=True,
+        metadata={"description": "Date of the last commit that changed the file."},
+    )
+    updated_by = fields.String(
+        required=True, allow_none=True, metadata={"description": "Its author."}
+    )
     problems = fields.List(
         fields.Nested(ProblemSchema),
+        required=True,
         metadata={"description": "What breaks the model or could not be parsed; empty if none."},
     )
     included = fields.Dict(

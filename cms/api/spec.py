@@ -14,6 +14,20 @@ from apispec import APISpec
 ERROR_BODY = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
 CHECKED_PARAMETERS = {"ref", "branch", "page", "page_size", "from", "to", "since", "q", "render"}
 METHODS = {"get", "put", "post", "delete", "patch", "head", "options"}
+ETAG = {
+    "description": "The answer's validator: send it in `If-None-Match` for a 304. An "
+    "entry's is its version (`-br`/`-gzip` appended when the answer is compressed).",
+    "schema": {"type": "string"},
+}
+LINK = {
+    "description": "Links to the first, previous, next and last pages (RFC 8288).",
+    "schema": {"type": "string"},
+}
+CACHE_CONTROL = {
+    "description": "`immutable` at a full commit sha; `s-maxage` on the published branch; "
+    "`private` with a token.",
+    "schema": {"type": "string"},
+}
 BAD_PARAMETER = (
     "A malformed parameter or body: a `ref` or `branch` that is not a valid branch, tag or "
     "commit name, a bad `page`, invalid JSON."
@@ -35,3 +49,19 @@ def declare_errors(spec: APISpec) -> None:
             for code, response in responses.items():
                 if code.isdigit() and int(code) >= 400 and "$ref" not in response:
                     response.setdefault("content", ERROR_BODY)
+            declare_validators(method, responses.get("200"))
+
+
+def declare_validators(method: str, ok: dict[str, Any] | None) -> None:
+    """The headers every cacheable read sends with its 200: ETag and Cache-Control (the reads
+    that name their commit), and Link on the paginated ones."""
+    if method != "get" or ok is None:
+        return
+    headers = ok.get("headers") or {}
+    if "X-Content-Commit" not in headers:
+        return
+    headers.setdefault("ETag", ETAG)
+    headers.setdefault("Cache-Control", CACHE_CONTROL)
+    if "X-Pagination" in headers:
+        headers.setdefault("Link", LINK)
+    ok["headers"] = headers
