@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cms.errors import BadRequest, NotFound, RepositoryError
+from cms.errors import BadRequest, Conflict, NotFound, RepositoryError
 from cms.storage import GitStore
 from cms.storage.git import Identity
 from cms.storage.refs import check_ref, valid_ref_name
@@ -281,3 +281,36 @@ def test_lru_bounds_items_and_bytes() -> None:
     assert cache.bytes <= 100
     assert cache.put("huge", b"x" * 60) == b"x" * 60  # returned, not kept (over a quarter)
     assert cache.get("huge") is None
+
+
+def test_publishing_into_a_copied_checkout(make_site, tmp_path) -> None:
+    """A repository copied (cp -r, rsync, a restored backup) has its index's file stats out
+    of date though no file changed: publishing a draft into its checked-out branch works."""
+    import shutil
+    import time
+
+    from cms.storage.branches import Branches
+
+    original = make_site({"a.md": "---\ntitle: A\n---\n", "b.md": "---\ntitle: B\n---\n"})
+    for name in ("a", "b"):
+        original.repo.git.checkout("-q", "-b", f"cms/posts/{name}", "main")
+        original.commit({f"{name}.md": f"---\ntitle: {name.upper()} 2\n---\n"})
+    original.repo.git.checkout("-q", "main")
+    time.sleep(0.01)
+    copy = tmp_path / "copy"
+    shutil.copytree(original.path, copy)  # new inodes and times: the index's stats are stale
+    (copy / "a.md").write_text("---\ntitle: edited by hand\n---\n")  # a real local edit
+    store = GitStore(copy)
+    people = (Identity("Ada", "a@x"), Identity("CMS", "c@x"))
+    try:
+        done = Branches(store).publish("cms/posts/b", "Publish", *people)
+        with pytest.raises(Conflict):  # the edit is in the way: nothing published
+            Branches(store).publish("cms/posts/a", "Publish", *people)
+    finally:
+        store.close()
+    assert done.changed and done.fast_forward
+    assert (copy / "b.md").read_text() == "---\ntitle: B 2\n---\n"
+    status = subprocess.run(
+        ["git", "status", "--porcelain"], cwd=copy, capture_output=True, text=True, check=True
+    )
+    assert status.stdout == " M a.md\n"

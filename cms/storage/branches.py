@@ -195,6 +195,9 @@ class Branches:
         """Move the published branch, and its work tree when it is checked out."""
         checked_out = self.store.checked_out_branch() == branch
         if checked_out:
+            # Files whose stats changed but not their content (a copied or restored checkout)
+            # are up to date again; a real local edit still stops the publish.
+            self._git("update-index", "-q", "--refresh")
             trial = self._git("read-tree", "-m", "-u", "-n", old, new)
             if trial.returncode != 0:
                 raise Conflict(
