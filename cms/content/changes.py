@@ -121,6 +121,22 @@ def content_problems(
     return found
 
 
+def new_problems(
+    collection: Collection,
+    slug: str,
+    fields: dict[str, Any],
+    body: str,
+    before: tuple[dict[str, Any], str] | None = None,
+) -> list[Problem]:
+    """The problems of ``fields`` and ``body`` that the stored version (``before``: its fields
+    and body) did not already have; all of them without ``before``."""
+    found = content_problems(collection, slug, fields, body)
+    if before is not None and found:
+        legacy = set(content_problems(collection, slug, *before))
+        found = [problem for problem in found if problem not in legacy]
+    return found
+
+
 def check_content(
     collection: Collection,
     slug: str,
@@ -135,11 +151,7 @@ def check_content(
     change leaves as it was, does not block an edit of another field (real sites hold years of
     such problems); the entry read back lists it. Creates are checked whole.
     """
-    found = content_problems(collection, slug, fields, body)
-    if before is not None and found:
-        old_fields, old_body = before
-        legacy = set(content_problems(collection, slug, old_fields, old_body))
-        found = [problem for problem in found if problem not in legacy]
+    found = new_problems(collection, slug, fields, body, before)
     if not found:
         return
     errors: dict[str, Any] = {}

@@ -29,7 +29,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from cms.content.changes import MAX_MESSAGE, content_problems
+from cms.content.changes import MAX_MESSAGE, new_problems
 from cms.content.document import parse
 from cms.content.media import MediaLibrary, content_type
 from cms.content.service import ContentService, Snapshot, locale_values
@@ -737,14 +737,12 @@ def _check(
         old_values, old_text = before if before else (None, "")
         views.append((data, body, old_values, old_text, translation))
     for values, text, old_values, old_text, translation in views:
-        found = content_problems(collection, slug, values, text)
+        stored = (old_values, old_text) if old_values is not None else None
+        found = new_problems(collection, slug, values, text, stored)
         if translation:  # a translation holds only what the model translates
             found = [
                 p for p in found if p[1] != "is required" or p[0][:1] in {(k,) for k in values}
             ]
-        if old_values is not None:
-            legacy = set(content_problems(collection, slug, old_values, old_text))
-            found = [p for p in found if p not in legacy]
         if found:
             errors: dict[str, list[str]] = {}
             for where, message in found:
