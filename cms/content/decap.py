@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cms.content.changes import MAX_MESSAGE, new_problems
-from cms.content.document import parse
+from cms.content.document import decode, parse
 from cms.content.media import MediaLibrary, content_type
 from cms.content.service import ContentService, Snapshot, locale_values
 from cms.content.writer import edit_file, reads_back
@@ -77,6 +77,8 @@ WRITES = frozenset(
     }
 )
 ACTIONS = READS | WRITES
+# The reads with which Decap opens an entry: its version then is the base of the next save.
+OPENING = frozenset({"getEntry", "unpublishedEntryDataFile"})
 
 
 class ProxyNotFound(NotFound):
@@ -114,10 +116,6 @@ def repo_path(value: Any, name: str = "path") -> str:
     if cleaned.startswith("..") or any(p in ("..", ".git") for p in parts) or cleaned == ".":
         raise bad
     return cleaned
-
-
-def _text(raw: bytes) -> str:
-    return raw.decode("utf-8", "replace").removeprefix("\ufeff")
 
 
 def _same_instant(old: str, new: str) -> bool:
@@ -217,6 +215,13 @@ class DecapProxy:
                 f"Default branch '{branch}' doesn't exist", {"params": {"branch": [branch]}}
             ) from None
 
+    def _write_branch(self, params: Mapping[str, Any]) -> str:
+        """The branch a write goes to: ``params.branch`` (422 when there is no such branch),
+        else the published one."""
+        branch = self.store.branch if params.get("branch") is None else str(params["branch"])
+        self._commit({"branch": branch})
+        return branch
+
     def _snapshot(self, params: Mapping[str, Any]) -> Snapshot:
         return self.service.snapshot_at(self._commit(params))
 
@@ -240,7 +245,7 @@ class DecapProxy:
             file: dict[str, Any] = {"path": path, "id": sha}
             if label is not None:
                 file["label"] = label
-            answer.append({"data": _text(texts[sha]) if sha else None, "file": file})
+            answer.append({"data": decode(texts[sha])[0] if sha else None, "file": file})
         return answer
 
     def _entriesByFolder(self, params: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -329,7 +334,7 @@ class DecapProxy:
         collection, slug, name = self._draft_name(params, by_id)
         try:
             commit = self.store.resolve_branch(name)
-        except (NotFound, CMSError):
+        except CMSError:  # no such branch, or no valid name for one
             raise ProxyNotFound("Not Found", {"draft": name}) from None
         return collection, slug, name, commit
 
@@ -374,7 +379,7 @@ class DecapProxy:
         blob = self.store.blob_at(commit, path) if snap.file_owner(path) else None
         if blob is None:
             raise NotFound(f"no entry file {path!r} on {name!r}", {"path": path})
-        return {"data": _text(self.store.read_blob(blob.sha))}
+        return {"data": decode(self.store.read_blob(blob.sha))[0]}
 
     def _unpublishedEntryMediaFile(self, params: Mapping[str, Any]) -> dict[str, Any]:
         _, _, _, commit = self._draft(params)
@@ -400,8 +405,7 @@ class DecapProxy:
         options = params.get("options") or {}
         if not isinstance(options, dict):
             raise Unprocessable('"params.options" must be an object')
-        branch = self.store.branch if params.get("branch") is None else str(params["branch"])
-        self._commit({"branch": branch})  # 422 when there is no such branch
+        branch = self._write_branch(params)
         message = self._message(options, "Update entry")
         if not options.get("useWorkflow"):
             self._save(branch, files, assets, message, editor, branch)
@@ -462,7 +466,7 @@ class DecapProxy:
     def remember(self, action: str, params: Mapping[str, Any], editor: Editor) -> None:
         """Note the version of the entry an editor opens (``getEntry``, or a draft's
         ``unpublishedEntryDataFile``): their next save of it is merged from there."""
-        if self.opened is None or not editor.key:
+        if self.opened is None or not editor.key or action not in OPENING:
             return
         try:
             path = repo_path(params.get("path"))
@@ -471,10 +475,8 @@ class DecapProxy:
                     str(params.get("branch") or self.store.branch),
                     self._commit(params),
                 )
-            elif action == "unpublishedEntryDataFile":
-                _, _, branch, commit = self._draft(params)
             else:
-                return
+                _, _, branch, commit = self._draft(params)
         except CMSError:
             return
         blob = self.store.blob_at(commit, path)
@@ -516,7 +518,8 @@ class DecapProxy:
             text = reads_back(raw, fmt, incoming.data, incoming.served_body)
             tx.write(target, text.encode("utf-8"))
             return
-        old = parse(self.store.read_blob(stored.sha), fmt)
+        stored_raw = self.store.read_blob(stored.sha)
+        old = parse(stored_raw, fmt)
         data = keep_unchanged(old.data, incoming.data)
         body: str | None = incoming.served_body
         if opened is not None and opened != stored.sha:
@@ -543,7 +546,7 @@ class DecapProxy:
                 raise Unprocessable(f"an entry exists at {target!r}", {"path": [target]})
             tx.delete(path)
             tx.write(target, text)
-        elif text != self.store.read_blob(stored.sha):
+        elif text != stored_raw:
             tx.write(path, text)
 
     def _check_new(
@@ -570,9 +573,8 @@ class DecapProxy:
         asset = _param(params, "asset", dict)
         path = repo_path(asset.get("path"), "asset.path")
         options = params.get("options") if isinstance(params.get("options"), dict) else {}
-        branch = self.store.branch if params.get("branch") is None else str(params["branch"])
+        branch = self._write_branch(params)
         data = _decoded(asset)
-        self._commit({"branch": branch})
         message = self._message(options, f"Upload “{path}”")
         with self.store.transaction(branch, message, editor.identity, self.committer) as tx:
             snap = self.service.snapshot_at(tx.base)
@@ -594,8 +596,7 @@ class DecapProxy:
 
     def _delete(self, paths: list[str], params: Mapping[str, Any], editor: Editor) -> None:
         options = params.get("options") if isinstance(params.get("options"), dict) else {}
-        branch = self.store.branch if params.get("branch") is None else str(params["branch"])
-        self._commit({"branch": branch})
+        branch = self._write_branch(params)
         message = self._message(options, f"Delete {', '.join(paths)}")
         with self.store.transaction(branch, message, editor.identity, self.committer) as tx:
             snap = self.service.snapshot_at(tx.base)
