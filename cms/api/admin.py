@@ -10,7 +10,6 @@ sessions at the next request. Scripts may call the proxy API with a bearer token
 
 from __future__ import annotations
 
-import gzip
 import json
 from typing import Any
 from urllib.parse import urlsplit
@@ -33,7 +32,7 @@ from werkzeug.exceptions import InternalServerError
 from cms.api.auth import current_token, tokens
 from cms.api.context import service
 from cms.api.errors import error_response, handle_cms_error, handle_http_exception
-from cms.api.responses import dumps
+from cms.api.responses import ENCODERS, dumps, encoding_for
 from cms.auth import Token
 from cms.content.decap import READS, DecapProxy, Editor, ProxyNotFound
 from cms.errors import CMSError, Forbidden, Unauthorized, Unprocessable
@@ -222,7 +221,7 @@ def app_file(name: str) -> Response:
     folder = app_folder()
     compressed = (
         name.endswith(".js")
-        and "gzip" in request.headers.get("Accept-Encoding", "")
+        and request.accept_encodings["gzip"] > 0
         and (folder / f"{name}.gz").is_file()
     )
     response = send_from_directory(folder, f"{name}.gz" if compressed else name, max_age=0)
@@ -274,10 +273,12 @@ def cached_read(action: str, params: dict[str, Any], editor: Editor) -> Response
 
 
 def answer(body: bytes, status: int = 200) -> Response:
-    response = Response(body, status=status, mimetype="application/json")
-    if len(body) > 1024 and "gzip" in request.headers.get("Accept-Encoding", ""):
-        response.set_data(gzip.compress(body, 5))
-        response.headers["Content-Encoding"] = "gzip"
+    """A proxy answer, compressed as the read API's are when the client takes it."""
+    encoding = encoding_for(body)
+    data = ENCODERS[encoding](body) if encoding else body
+    response = Response(data, status=status, mimetype="application/json")
+    if encoding:
+        response.headers["Content-Encoding"] = encoding
     response.headers["Cache-Control"] = "no-store"
     response.vary.add("Accept-Encoding")
     return response
@@ -285,10 +286,7 @@ def answer(body: bytes, status: int = 200) -> Response:
 
 def proxy_error(status: int, message: str, errors: dict[str, Any] | None = None) -> Response:
     """The one error shape, with Decap's ``error`` key (its client shows that text)."""
-    response = error_response(status, message, errors)
-    payload = json.loads(response.get_data())
-    payload["error"] = message
-    response.set_data(json.dumps(payload, ensure_ascii=False))
+    response = error_response(status, message, errors, {"error": message})
     response.headers["Cache-Control"] = "no-store"
     return response
 

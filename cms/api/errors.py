@@ -11,10 +11,17 @@ from werkzeug.exceptions import HTTPException
 from cms.errors import CMSError
 
 
-def error_response(code: int, message: str, errors: dict[str, Any] | None = None) -> Response:
+def error_response(
+    code: int,
+    message: str,
+    errors: dict[str, Any] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> Response:
+    """The error shape; ``extra`` adds keys a protocol of its own needs (Decap's ``error``)."""
     payload: dict[str, Any] = {"code": code, "status": HTTPStatus(code).phrase, "message": message}
     if errors:
         payload["errors"] = errors
+    payload.update(extra or {})
     response = Response(
         json.dumps(payload, ensure_ascii=False), status=code, mimetype="application/json"
     )

@@ -28,6 +28,11 @@ ENCODERS = {
 SUFFIXES = tuple(f"-{name}" for name in ENCODERS)
 
 
+def encoding_for(body: bytes) -> str | None:
+    """The encoding to send ``body`` in: none for a short one or a client that takes none."""
+    return chosen_encoding() if len(body) >= MIN_COMPRESSED else None
+
+
 def chosen_encoding() -> str | None:
     accepted = request.accept_encodings
     br, gz = accepted["br"], accepted["gzip"]
@@ -73,7 +78,7 @@ def json_response(
     """A 200 with the body (compressed with brotli or gzip when the client takes it), or a
     304 when ``If-None-Match`` names this answer, in any encoding."""
     g.content_commit = commit
-    encoding = chosen_encoding() if len(body) >= MIN_COMPRESSED else None
+    encoding = encoding_for(body)
     tag = f"{etag}-{encoding}" if encoding else etag
     # RFC 9110: If-None-Match compares weakly, so W/"..." (what a proxy that compressed the
     # answer sends back) is a match too; so is any encoding's tag of the same content.
