@@ -9,12 +9,12 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from cms.api import params
-from cms.api.auth import require
 from cms.api.context import snapshot
 from cms.api.entries import (
     COMMIT_HEADER,
     PAGINATION_HEADER,
     SECURITY,
+    author,
     branch_arg,
     if_match,
     pagination_headers,
@@ -25,7 +25,6 @@ from cms.api.schemas import MediaFormSchema, MediaSchema, MediaUploadSchema
 from cms.content.media import MediaLibrary, content_type
 from cms.content.query import Page, paging
 from cms.errors import BadRequest, CMSError, MethodNotAllowed, Unprocessable
-from cms.storage.git import Identity
 
 blp = Blueprint(
     "media",
@@ -82,11 +81,6 @@ def library() -> MediaLibrary:
     return current_app.extensions["cms.media"]
 
 
-def editor() -> Identity:
-    token = require("editor")
-    return Identity(token.name, token.email)
-
-
 @blp.route("")
 class MediaList(MethodView):
     @blp.doc(parameters=[params.REF, FOLDER, params.PAGE, params.PAGE_SIZE])
@@ -138,7 +132,7 @@ class MediaList(MethodView):
         folder of the config; default: the site's `media_folder`) and `message`. One commit
         adds the file; a name that exists is a 409 (delete the old file first).
         """
-        author = editor()
+        who = author()
         upload = files["file"]
         folder = form.get("folder")
         snap = snapshot()
@@ -152,7 +146,7 @@ class MediaList(MethodView):
             branch_arg() or snap.service.store.branch,
             f"{chosen}/{name}",
             data,
-            author,
+            who,
             form.get("message") or None,
         )
         g.content_commit = commit
@@ -195,13 +189,13 @@ class MediaFile(MethodView):
 
         Removes the file in one commit. Needs `If-Match` with its version (its ETag).
         """
-        author = editor()
+        who = author()
         store = current_app.extensions["cms"].store
         commit = library().delete(
             branch_arg() or store.branch,
             file,
             if_match(),
-            author,
+            who,
             request.args.get("message"),
         )
         g.content_commit = commit
@@ -211,14 +205,14 @@ class MediaFile(MethodView):
 
 
 def file_response(snap, path: str) -> Response:
-    media = library().get(snap, path)
+    _, blob = library().find(snap, path)  # a 304 reads no byte of the file
     g.content_commit = snap.commit
-    if request.if_none_match.contains_weak(media.version):
+    if request.if_none_match.contains_weak(blob.sha):
         response = Response(status=304)
     else:
-        data = snap.service.store.read_blob(media.version)
+        data = snap.service.store.read_blob(blob.sha)
         response = Response(data, mimetype=content_type(path))
-    response.set_etag(media.version)
+    response.set_etag(blob.sha)
     response.headers["Content-Security-Policy"] = FILE_POLICY
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Cache-Control"] = cache_control()

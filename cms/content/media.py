@@ -20,7 +20,7 @@ from cms.content.service import ContentService, Snapshot
 from cms.errors import Conflict, NotFound, PreconditionFailed, PreconditionRequired, Unprocessable
 from cms.model import Model
 from cms.storage import command
-from cms.storage.git import LRU, Identity
+from cms.storage.git import LRU, Identity, TreeEntry
 
 DEFAULT_TYPES = ("png", "jpg", "jpeg", "gif", "webp", "avif", "svg", "pdf")
 MAX_NAME_BYTES = 255
@@ -264,11 +264,16 @@ class MediaLibrary:
             url = folder.public + path[len(folder.folder) :]
         return MediaFile(path, sha, size, folder.folder, url)
 
-    def get(self, snap: Snapshot, path: str) -> MediaFile:
+    def find(self, snap: Snapshot, path: str) -> tuple[MediaFolder, TreeEntry]:
+        """A media file's folder and blob at the snapshot's commit; NotFound if none."""
         folder = self.folder_of(snap, path)
         blob = self.store.blob_at(snap.commit, path) if folder is not None else None
         if folder is None or blob is None:
             raise NotFound(f"no media file {path!r}", {"path": path})
+        return folder, blob
+
+    def get(self, snap: Snapshot, path: str) -> MediaFile:
+        folder, blob = self.find(snap, path)
         size = len(self.store.read_blob(blob.sha))
         return self._file(folder, path, blob.sha, size)
 
