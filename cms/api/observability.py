@@ -96,14 +96,14 @@ def init_request_log(app: Flask) -> None:
 
 def init_metrics(app: Flask) -> PrometheusMetrics:
     """``/metrics``; in several processes when ``PROMETHEUS_MULTIPROC_DIR`` is set."""
-    shared = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
-    if shared:
+    # The app's own metrics; with several processes their values go to the shared files,
+    # which /metrics reads.
+    registry = CollectorRegistry()
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         metrics: PrometheusMetrics = MultiprocessInternalPrometheusMetrics(
             app, group_by="url_rule", defaults_prefix="cms"
         )
-        registry = CollectorRegistry()  # values go to the shared files; /metrics reads those
     else:
-        registry = CollectorRegistry()
         metrics = PrometheusMetrics(
             app, group_by="url_rule", defaults_prefix="cms", registry=registry
         )

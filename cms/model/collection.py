@@ -186,8 +186,10 @@ class Collection:
         """(slug, locale) of the entry whose file, in some locale, is at ``path`` (the
         locale is None without i18n); None if the path holds no entry's file."""
         slug = self.slug_for_path(path)
-        if slug is not None or self.i18n is None:
-            return None if slug is None else (slug, self.i18n.default if self.i18n else None)
+        if slug is not None:
+            return slug, self.i18n.default if self.i18n else None
+        if self.i18n is None:
+            return None
         for locale in self.i18n.locales:
             if self.kind == "files":
                 for item in self.files.values():
