@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from cms.settings import read_settings
@@ -22,6 +23,7 @@ def create_app(test_config: Mapping[str, Any] | None = None):
     from flask import Flask
 
     from cms.api import init_api
+    from cms.background import Background
     from cms.site import open_catalog, open_site
 
     settings = read_settings(test_config)
@@ -40,4 +42,24 @@ def create_app(test_config: Mapping[str, Any] | None = None):
         app.config.update({k: v for k, v in test_config.items() if not k.startswith("CMS_")})
     init_api(app, service, catalog)
     catalog.start()
+    background = Background(background_tasks(service, settings, app.extensions["cms.webhooks"]))
+    app.extensions["cms.background"] = background
+    if not app.testing:  # tests tick it themselves
+        background.start()
     return app
+
+
+def background_tasks(service, settings: Mapping[str, Any], webhooks) -> list:
+    """What the server does on its own (see ``cms.background``)."""
+    from cms.background import ScheduleTask, SyncTask
+    from cms.storage.git import Identity
+
+    instance = Path(str(settings["CMS_INSTANCE"]))
+    tasks: list = []
+    sync = service.store.sync
+    if sync is not None:
+        interval = float(settings["CMS_SYNC_INTERVAL"])
+        tasks.append(SyncTask(sync, interval, instance / "locks" / "sync.lock"))
+    committer = Identity(str(settings["CMS_COMMITTER_NAME"]), str(settings["CMS_COMMITTER_EMAIL"]))
+    tasks.append(ScheduleTask(service.store, committer, instance / "locks" / "schedules.lock"))
+    return [*tasks, webhooks]  # last: what the others fetched or published gets its events

@@ -73,12 +73,41 @@ SETTINGS: tuple[Setting, ...] = (
         "One JSON line per request on stderr (method, path, status, duration, commit, request id).",
     ),
     Setting(
+        "CMS_REMOTE",
+        None,
+        "The team's git remote (an HTTPS or SSH URL, or a path): every commit is pushed there "
+        "first, and its branches are fetched. Unset: the repository is the only copy.",
+    ),
+    Setting(
+        "CMS_SYNC_INTERVAL",
+        "30",
+        "Seconds between two fetches of `CMS_REMOTE` (a push notification to "
+        "`/api/v1/hooks/git` fetches at once).",
+    ),
+    Setting(
+        "CMS_REMOTE_TIMEOUT",
+        "30",
+        "Seconds a push or fetch may take before the remote counts as unreachable.",
+    ),
+    Setting(
+        "CMS_HOOK_SECRET",
+        None,
+        "Secret of the git host's push webhook (`/api/v1/hooks/git`); unset, that URL is off.",
+    ),
+    Setting(
+        "CMS_WEBHOOK_BACKOFF",
+        "10",
+        "Seconds before a failed webhook delivery is tried again; the delay doubles each time "
+        "(at most an hour, with jitter) for 24 hours.",
+    ),
+    Setting(
         "CMS_CORS_ORIGINS",
         "",
         "Comma-separated origins allowed to call the API from a browser (`*` for any).",
     ),
 )
 
+SECONDS = ("CMS_LOCK_TIMEOUT", "CMS_SYNC_INTERVAL", "CMS_REMOTE_TIMEOUT", "CMS_WEBHOOK_BACKOFF")
 TRUE = {"1", "true", "yes", "on"}
 FALSE = {"0", "false", "no", "off", ""}
 
@@ -109,7 +138,7 @@ def read_settings(
     for name in ("CMS_PUBLIC_READ", "CMS_REQUEST_LOG"):
         if isinstance(values[name], str):
             values[name] = parse_bool(name, values[name])
-    for name in ("CMS_MAX_BODY_BYTES", "CMS_MEDIA_MAX_BYTES", "CMS_LOCK_TIMEOUT"):
+    for name in ("CMS_MAX_BODY_BYTES", "CMS_MEDIA_MAX_BYTES", *SECONDS):
         raw = values[name]
         try:
             number = float(raw)  # type: ignore[arg-type]
@@ -117,7 +146,7 @@ def read_settings(
             raise ValueError(f"{name}: expected a number, got {raw!r}") from None
         if number <= 0:
             raise ValueError(f"{name}: must be more than 0")
-        values[name] = number if name == "CMS_LOCK_TIMEOUT" else int(number)
+        values[name] = number if name in SECONDS else int(number)
     raw = values["CMS_SHARED_MAX_AGE"]
     try:
         shared = int(str(raw))
@@ -144,6 +173,9 @@ def read_settings(
                 + ", ".join(sorted(set(listed) & unsafe))
             )
         values["CMS_MEDIA_TYPES"] = listed
+    for name in ("CMS_REMOTE", "CMS_HOOK_SECRET"):
+        if isinstance(values[name], str) and not str(values[name]).strip():
+            values[name] = None
     origins = values["CMS_CORS_ORIGINS"]
     if isinstance(origins, str):
         values["CMS_CORS_ORIGINS"] = tuple(o.strip() for o in origins.split(",") if o.strip())

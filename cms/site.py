@@ -50,6 +50,12 @@ def open_site(settings: Mapping[str, object]) -> ContentService:
         lock_folder=instance / "locks",
         lock_timeout=float(settings.get("CMS_LOCK_TIMEOUT", 10)),  # type: ignore[arg-type]
     )
+    if settings.get("CMS_REMOTE"):
+        store.connect(
+            str(settings["CMS_REMOTE"]),
+            instance / "remote.json",
+            float(settings.get("CMS_REMOTE_TIMEOUT", 30)),  # type: ignore[arg-type]
+        )
     service = ContentService(store, str(settings["CMS_CONFIG"]))
     try:
         # A write this server was making when it was killed. If a long write of another

@@ -1,9 +1,10 @@
 """How long the domain's slow steps take, for whoever wants to know (the API's metrics).
 
 The domain records (kind, name, seconds): a git process (``git``, its subcommand), a wait for
-the write lock (``lock``, ``write``), an index query (``index``, ``page`` or ``search``). It
-imports nothing; the API subscribes a callback that feeds Prometheus. With no subscriber a
-record costs a function call.
+the write lock (``lock``, ``write``), an index query (``index``, ``page`` or ``search``); and
+states measured in the background (``state``: ``remote_sync_lag_seconds``,
+``webhook_queue_depth``), whose value is the last one recorded. It imports nothing; the API
+subscribes a callback that feeds Prometheus. With no subscriber a record costs a function call.
 """
 
 from __future__ import annotations

@@ -109,7 +109,8 @@ def _close_apps():
 
 
 def close_app(app) -> None:
-    """Close an app's index connections and git processes."""
+    """Close an app's index connections, git processes and outbox."""
+    app.extensions["cms.outbox"].close()
     app.extensions["cms.index"].close()
     app.extensions["cms"].store.close()
 

@@ -6,7 +6,7 @@ import json
 
 from cms.cli import openapi_document
 from cms.settings import PROJECT_ROOT
-from tests.conftest import bearer
+from tests.conftest import bearer, make_app
 
 
 def test_committed_openapi_is_current() -> None:
@@ -34,13 +34,25 @@ def test_live_spec_equals_the_document(client) -> None:
     assert live == json.loads(openapi_document())
 
 
-def test_the_docs_prefilled_values_answer_200(sample_app, client) -> None:
+def test_the_docs_prefilled_values_answer_200(sample_copy, tmp_path) -> None:
     """Swagger UI's "Try it out" fills every parameter's example: for every read of the
     document, on every collection of the sample, those values must give a 200 (with a token
-    where the operation asks for one, as after "Authorize")."""
-    token = bearer(sample_app, "admin")
+    where the operation asks for one, as after "Authorize"; a webhook and a schedule exist)."""
+    app = make_app(sample_copy.path, tmp_path / "instance")
+    client = app.test_client()
+    token = bearer(app, "admin")
     spec = client.get("/api/v1/openapi.json").get_json()
     collections = [c["name"] for c in client.get("/api/v1/collections").get_json()]
+    hook = client.post(
+        "/api/v1/webhooks", json={"url": "http://127.0.0.1:9/hook"}, headers=token
+    ).get_json()["id"]
+    draft = "cms/pages/essai"
+    client.post("/api/v1/branches", json={"name": draft}, headers=token)
+    client.post(
+        f"/api/v1/branches/{draft}/schedule",
+        json={"at": "2030-01-06T08:00:00+01:00"},
+        headers=token,
+    )
     tried = 0
     for path, operations in spec["paths"].items():
         operation = operations.get("get")
@@ -51,7 +63,7 @@ def test_the_docs_prefilled_values_answer_200(sample_app, client) -> None:
             p["name"]: p["example"] for p in parameters if p["in"] == "query" and "example" in p
         }
         for name in collections if "{collection}" in path else [None]:
-            url = path
+            url = path.replace("{hook_id}", hook).replace("{branch}", draft)
             if name is not None:
                 url = url.replace("{collection}", name)
                 first = client.get(f"/api/v1/collections/{name}/entries?page_size=1").get_json()

@@ -14,10 +14,13 @@ from cms.api import (
     collections,
     entries,
     history,
+    hooks,
     media,
     refs,
+    schedules,
     search,
     status,
+    webhooks,
 )
 from cms.api.admin import init_admin
 from cms.api.bodies import init_bodies
@@ -37,6 +40,8 @@ from cms.content.media import MediaLibrary, MediaRules
 from cms.index import Catalog
 from cms.storage.git import LRU, Identity
 from cms.storage.opened import OpenedFiles
+from cms.storage.outbox import Outbox
+from cms.webhooks import WebhookTask
 
 API_TITLE = "Git-backed CMS"
 API_VERSION = "v1"
@@ -89,7 +94,20 @@ def register_blueprints(app: Flask, api: Api) -> None:
         "bearer",
         {"type": "http", "scheme": "bearer", "description": "A token from `cms tokens create`."},
     )
-    modules = (collections, entries, history, changesets, branches, search, refs, media, status)
+    modules = (
+        collections,
+        entries,
+        history,
+        changesets,
+        branches,
+        search,
+        refs,
+        media,
+        status,
+        hooks,
+        webhooks,
+        schedules,
+    )
     for module in modules:
         api.register_blueprint(module.blp)
     declare_errors(api.spec)
@@ -109,6 +127,10 @@ def init_api(app: Flask, service: ContentService, catalog: Catalog) -> Api:
     rules = MediaRules(int(app.config["CMS_MEDIA_MAX_BYTES"]), tuple(app.config["CMS_MEDIA_TYPES"]))
     app.extensions["cms.media"] = MediaLibrary(service, rules, committer)
     app.extensions["cms.tokens"] = TokenStore(Path(str(app.config["CMS_INSTANCE"])))
+    app.extensions["cms.outbox"] = Outbox(Path(str(app.config["CMS_INSTANCE"])) / "webhooks.sqlite")
+    app.extensions["cms.webhooks"] = WebhookTask(
+        service, app.extensions["cms.outbox"], float(app.config["CMS_WEBHOOK_BACKOFF"])
+    )
     app.config["MAX_CONTENT_LENGTH"] = int(app.config["CMS_MAX_BODY_BYTES"])
     # Built responses: (body, etag, headers), at most 64 MB of bodies.
     app.extensions["cms.responses"] = LRU(4096, max_bytes=64 << 20, weigh=lambda b: len(b[0]))

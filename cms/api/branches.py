@@ -10,7 +10,7 @@ from flask_smorest import Blueprint
 from cms.api.auth import require
 from cms.api.context import service
 from cms.api.entries import SECURITY, document_errors, require_json
-from cms.api.responses import dumps
+from cms.api.responses import uncached as answer
 from cms.api.schemas import BranchCreateSchema, BranchSchema, PublishedSchema, PublishSchema
 from cms.storage.branches import Branch, Branches, MergeConflict
 from cms.storage.git import Identity
@@ -42,12 +42,6 @@ def as_dict(branch: Branch) -> dict:
         "ahead": branch.ahead,
         "behind": branch.behind,
     }
-
-
-def answer(payload: object, status: int = 200) -> Response:
-    response = Response(dumps(payload), status=status, mimetype="application/json")
-    response.headers["Cache-Control"] = "no-store"
-    return response
 
 
 @blp.route("")
@@ -86,7 +80,7 @@ class BranchList(MethodView):
         return response
 
 
-@blp.route("/<resource:name>")
+@blp.route("/<branch:name>")
 class BranchDetail(MethodView):
     @blp.doc(security=SECURITY)
     @blp.response(204)

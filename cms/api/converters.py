@@ -1,6 +1,7 @@
 """URL converters for names that may hold '/' (a nested collection's slug, a branch such as
 ``cms/posts/premier``), some of them in front of a sub-resource (the older
-``.../entries/{slug}/history``, ``/diff``, ``/restore``; ``/branches/{name}/publish``).
+``.../entries/{slug}/history``, ``/diff``, ``/restore``; ``/branches/{name}/publish`` and
+``/schedule``).
 
 With werkzeug's ``path`` converter, ``PUT .../entries/accueil/diff`` matched the entry itself
 (slug ``accueil/diff``) and ``OPTIONS .../branches/x/publish`` answered the branch's methods too.
@@ -16,7 +17,8 @@ from __future__ import annotations
 
 from werkzeug.routing import PathConverter
 
-SUB_RESOURCES = ("history", "diff", "restore", "publish")
+SUB_RESOURCES = ("history", "diff", "restore")
+BRANCH_SUB_RESOURCES = ("publish", "schedule")
 
 
 EMPTY_SLUG = ".empty"
@@ -26,6 +28,13 @@ class ResourcePath(PathConverter):
     """A name with '/' that never ends in a sub-resource's name (a branch, an entry's slug)."""
 
     regex = r"[^/](?:(?!/(?:" + "|".join(SUB_RESOURCES) + r")$).)*"
+    part_isolating = False
+
+
+class BranchPath(PathConverter):
+    """A branch's name (with '/') that never ends in a branch sub-resource's name."""
+
+    regex = r"[^/](?:(?!/(?:" + "|".join(BRANCH_SUB_RESOURCES) + r")$).)*"
     part_isolating = False
 
 
@@ -48,4 +57,9 @@ class SlugPath(_Slugs, PathConverter):
     ``.../entries/<slug>/history``)."""
 
 
-CONVERTERS = {"resource": ResourcePath, "entry": EntryPath, "slug": SlugPath}
+CONVERTERS = {
+    "resource": ResourcePath,
+    "branch": BranchPath,
+    "entry": EntryPath,
+    "slug": SlugPath,
+}

@@ -9,7 +9,8 @@
 * **Metrics** at ``/metrics`` (prometheus_flask_exporter): request latency and counts by URL
   rule (``/api/v1/collections/<collection>/entries``, not each URL: the number of series stays
   bounded), and the domain's slow steps from ``cms.timings``: git processes by command, waits
-  for the write lock, index queries. Under ``cms serve`` every gunicorn worker writes to
+  for the write lock, index queries; and the background's state: the lag of the sync with the
+  team's remote and the webhook events waiting. Under ``cms serve`` every gunicorn worker writes to
   ``PROMETHEUS_MULTIPROC_DIR`` and ``/metrics`` adds them up.
 """
 
@@ -24,7 +25,7 @@ import time
 import uuid
 
 from flask import Flask, Response, g, request
-from prometheus_client import CollectorRegistry, Histogram
+from prometheus_client import CollectorRegistry, Gauge, Histogram
 from prometheus_flask_exporter import PrometheusMetrics
 from prometheus_flask_exporter.multiprocess import MultiprocessInternalPrometheusMetrics
 
@@ -131,7 +132,27 @@ def init_metrics(app: Flask) -> PrometheusMetrics:
         ),
     }
 
+    gauges = {
+        "remote_sync_lag_seconds": Gauge(
+            "cms_remote_sync_lag_seconds",
+            "Seconds since the last successful sync with the team's remote (CMS_REMOTE).",
+            registry=registry,
+            multiprocess_mode="livemax",
+        ),
+        "webhook_queue_depth": Gauge(
+            "cms_webhook_queue_depth",
+            "Webhook events waiting to be delivered (retries included).",
+            registry=registry,
+            multiprocess_mode="livemax",
+        ),
+    }
+
     def observe(kind: str, name: str, seconds: float) -> None:
+        if kind == "state":
+            gauge = gauges.get(name)
+            if gauge is not None:
+                gauge.set(seconds)
+            return
         histogram = histograms.get(kind)
         if histogram is not None:
             histogram.labels(name).observe(seconds)

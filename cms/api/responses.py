@@ -7,6 +7,7 @@ import gzip
 import hashlib
 import json
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 import brotli
@@ -60,6 +61,18 @@ STALE_SECONDS = 30
 
 def dumps(payload: Any) -> bytes:
     return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def uncached(payload: Any, status: int = 200) -> Response:
+    """A JSON answer no cache keeps (the state of branches, hooks, schedules, the server)."""
+    response = Response(dumps(payload), status=status, mimetype="application/json")
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def timestamp(seconds: float) -> str:
+    """A Unix time as ISO 8601 in UTC: ``2026-12-01T06:13:46Z``."""
+    return datetime.fromtimestamp(seconds, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def body_etag(body: bytes) -> str:

@@ -401,6 +401,118 @@ class IndexStatusSchema(Schema):
     entries = fields.Integer(required=True)
 
 
+class ScheduleCreateSchema(Schema):
+    at = fields.String(
+        required=True,
+        metadata={
+            "description": "When to publish: ISO 8601 with an offset.",
+            "example": "2026-12-24T08:00:00+01:00",
+        },
+    )
+
+
+class ScheduleSchema(Schema):
+    branch = fields.String(required=True, metadata={"example": "cms/actualites/la-rentree"})
+    at = fields.String(required=True, metadata={"example": "2026-12-24T07:00:00Z"})
+    by = fields.String(required=True, metadata={"description": "Who set it."})
+    state = fields.String(required=True, metadata={"description": "`pending` or `failed`."})
+    error = fields.String(
+        required=True, allow_none=True, metadata={"description": "Why it failed."}
+    )
+
+
+class WebhookCreateSchema(Schema):
+    url = fields.String(
+        required=True,
+        metadata={"description": "Where events are POSTed (http or https).",
+                  "example": "https://builder.example.org/hooks/cms"},
+    )  # fmt: skip
+    branches = fields.List(
+        fields.String(),
+        metadata={"description": "`published` (default), `drafts`, or both."},
+    )
+    secret = fields.String(
+        metadata={"description": "At least 16 characters; made for you when omitted."}
+    )
+
+
+class WebhookSchema(Schema):
+    id = fields.String(required=True, metadata={"example": "wh_3f9a1c0e2b7d4a65"})
+    url = fields.String(required=True)
+    branches = fields.List(fields.String(), required=True)
+    created_at = fields.String(required=True)
+    created_by = fields.String(required=True)
+    secret = fields.String(metadata={"description": "Only in the answer that created it."})
+
+
+class DeliverySchema(Schema):
+    id = fields.Integer(required=True)
+    event = fields.Integer(required=True)
+    attempt = fields.Integer(required=True)
+    at = fields.String(required=True)
+    status = fields.Integer(required=True, allow_none=True)
+    error = fields.String(required=True, allow_none=True)
+    duration_ms = fields.Float(required=True)
+    commit = fields.String(required=True, metadata=SHA)
+    branch = fields.String(required=True)
+    event_state = fields.String(
+        required=True, metadata={"description": "`delivered`, `pending` or `failed`."}
+    )
+
+
+class ReplaySchema(Schema):
+    from_ = fields.String(
+        data_key="from",
+        required=True,
+        metadata={"description": "A branch, tag or commit: events after it are sent again."},
+    )
+
+
+class ReplayedSchema(Schema):
+    queued = fields.Integer(required=True)
+
+
+class SyncReportSchema(Schema):
+    actions = fields.Dict(
+        keys=fields.String(),
+        values=fields.String(),
+        required=True,
+        metadata={
+            "description": "What each branch that changed did: `created`, `deleted`, "
+            "`fast-forwarded`, `pushed`.",
+            "example": {"main": "fast-forwarded"},
+        },
+    )
+    problems = fields.Dict(
+        keys=fields.String(),
+        values=fields.String(),
+        required=True,
+        metadata={"description": "Branches left as they were, and why (a diverged history)."},
+    )
+
+
+class RemoteStatusSchema(Schema):
+    url = fields.String(required=True, metadata={"description": "Without its credentials."})
+    state = fields.String(
+        required=True,
+        metadata={
+            "description": "`ok`, `unreachable`, `diverged` (a branch needs a person), or "
+            "`pending` before the first sync."
+        },
+    )
+    checked_at = fields.String(
+        required=True, allow_none=True, metadata={"description": "Last fetch attempt."}
+    )
+    synced_at = fields.String(
+        required=True, allow_none=True, metadata={"description": "Last successful sync."}
+    )
+    lag_seconds = fields.Float(
+        required=True, allow_none=True, metadata={"description": "Seconds since `synced_at`."}
+    )
+    error = fields.String(required=True, allow_none=True)
+    problems = fields.Dict(keys=fields.String(), values=fields.String(), required=True)
+
+
 class StatusSchema(Schema):
     version = fields.String(required=True, metadata={"example": "0.1.0"})
     published_branch = fields.String(required=True, metadata={"example": "main"})
@@ -413,8 +525,9 @@ class StatusSchema(Schema):
         metadata={"description": "Entry files of each collection at the head."},
     )
     drafts = fields.Integer(required=True, metadata={"description": "Draft branches (`cms/...`)."})
-    remote = fields.Dict(
+    remote = fields.Nested(
+        RemoteStatusSchema,
         required=True,
         allow_none=True,
-        metadata={"description": "The remote this server syncs with; null when none."},
+        metadata={"description": "The team's remote (`CMS_REMOTE`); null when none."},
     )

@@ -9,6 +9,7 @@ dry run that refuses local edits in the way.
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import threading
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from cms.errors import CMSError, Conflict, NotFound
 from cms.storage import command
 from cms.storage.git import FileChange, GitStore, Identity
 from cms.storage.refs import check_branch_name
+from cms.storage.remote import RemoteMoved, Update
 
 
 class MergeConflict(Conflict):
@@ -28,6 +30,17 @@ class MergeConflict(Conflict):
             {"conflicts": paths},
         )
         self.paths = paths
+
+
+class ChangedOnRemote(Conflict):
+    """The branch moved on the team's remote; it is now in step here, nothing was changed."""
+
+    def __init__(self, branch: str) -> None:
+        super().__init__(
+            f"branch {branch!r} changed on the team's remote meanwhile; nothing was changed, "
+            "read it again",
+            {"branch": branch},
+        )
 
 
 @dataclass(frozen=True)
@@ -44,6 +57,11 @@ class Published:
     commit: str  # the published branch's new head (its old one if there was nothing to do)
     fast_forward: bool
     changed: bool
+
+
+# A publish whose push finds the published branch moved on the remote is merged again on its
+# new head, this many times in all.
+PUBLISH_ATTEMPTS = 5
 
 
 class Branches:
@@ -70,6 +88,8 @@ class Branches:
         check_branch_name(name)
         commit = self.store.resolve(start)
         with self.store.writing():
+            if not self._exists(name):
+                self._push(Update.branch(name, None, commit))
             made = self._git("update-ref", f"refs/heads/{name}", commit, "")
             if made.returncode != 0:
                 if self._exists(name):
@@ -79,6 +99,18 @@ class Branches:
                     {"name": name},
                 )
         return Branch(name, commit, False, *self._ahead_behind(self.store.head(), commit))
+
+    def _push(self, update: Update) -> None:
+        """Make the change on the team's remote first, if there is one (write lock held). If
+        the remote moved, this branch is brought in step with it and the change is a 409."""
+        if self.store.sync is None:
+            return
+        try:
+            self.store.sync.remote.push([update])
+        except RemoteMoved:
+            name = update.ref.removeprefix("refs/heads/")
+            self.store.sync.catch_up_quietly(name)
+            raise ChangedOnRemote(name) from None
 
     def _ahead_behind(self, head: str, commit: str) -> tuple[int, int]:
         """Commits of ``commit`` that ``head`` lacks, and commits of ``head`` it lacks."""
@@ -135,6 +167,7 @@ class Branches:
         if self.store.checked_out_branch() == name:
             raise Conflict(f"branch {name!r} is checked out in the work tree", {"name": name})
         with self.store.writing():
+            self._push(Update.branch(name, commit, None))
             removed = self._git("update-ref", "-d", f"refs/heads/{name}", commit)
             if removed.returncode != 0:
                 raise Conflict(f"branch {name!r} moved meanwhile; read it again", {"name": name})
@@ -146,18 +179,23 @@ class Branches:
         if name == published:
             raise Conflict("the published branch is already published", {"name": name})
         with self.store.writing():
-            head = self.store.resolve_branch(published)
-            draft = self.store.resolve_branch(name)
-            if draft == head or self.store.is_ancestor(draft, head):
-                return Published(head, False, False)
-            if self.store.is_ancestor(head, draft):
-                new, fast_forward = draft, True
-            else:
-                new, fast_forward = (
-                    self._merge(name, head, draft, message, author, committer),
-                    False,
-                )
-            self._move(published, head, new)
+            for _ in range(PUBLISH_ATTEMPTS - 1):
+                with contextlib.suppress(ChangedOnRemote):  # published elsewhere meanwhile
+                    return self._publish(name, message, author, committer)
+            return self._publish(name, message, author, committer)
+
+    def _publish(self, name: str, message: str, author: Identity, committer: Identity) -> Published:
+        """One try at publishing, on the published branch's head as it is now."""
+        published = self.store.branch
+        head = self.store.resolve_branch(published)
+        draft = self.store.resolve_branch(name)
+        if draft == head or self.store.is_ancestor(draft, head):
+            return Published(head, False, False)
+        if self.store.is_ancestor(head, draft):
+            new, fast_forward = draft, True
+        else:
+            new, fast_forward = self._merge(name, head, draft, message, author, committer), False
+        self._move(published, head, new)
         return Published(new, fast_forward, True)
 
     def _merge(
@@ -205,6 +243,7 @@ class Branches:
                     "discard them first",
                     {"work_tree": trial.stderr.decode().strip().splitlines()[-1:]},
                 )
+        self._push(Update.branch(branch, old, new))
         moved = self._git("update-ref", f"refs/heads/{branch}", new, old)
         if moved.returncode != 0:
             raise Conflict(f"branch {branch!r} moved meanwhile; nothing was published")

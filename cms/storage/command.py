@@ -25,8 +25,12 @@ FORCED_CONFIG = (
 )
 
 
-def environment(extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The environment of a git process: the server's, with hooks and prompts switched off."""
+def environment(
+    extra: Mapping[str, str] | None = None, config: Sequence[tuple[str, str]] = ()
+) -> dict[str, str]:
+    """The environment of a git process: the server's, with hooks and prompts switched off.
+    ``config`` adds settings the same way: a remote's URL passed like this is seen by no other
+    user of the machine, unlike a command line."""
     env = {
         key: value
         for key, value in os.environ.items()
@@ -35,8 +39,9 @@ def environment(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     env.update(extra or {})
     env["GIT_TERMINAL_PROMPT"] = "0"
     env["GIT_PAGER"] = "cat"
-    env["GIT_CONFIG_COUNT"] = str(len(FORCED_CONFIG))
-    for number, (key, value) in enumerate(FORCED_CONFIG):
+    settings = (*FORCED_CONFIG, *config)
+    env["GIT_CONFIG_COUNT"] = str(len(settings))
+    for number, (key, value) in enumerate(settings):
         env[f"GIT_CONFIG_KEY_{number}"] = key
         env[f"GIT_CONFIG_VALUE_{number}"] = value
     return env
@@ -57,8 +62,11 @@ def run(
     args: Sequence[str],
     stdin: bytes | None = None,
     env: Mapping[str, str] | None = None,
+    config: Sequence[tuple[str, str]] = (),
+    timeout: float | None = None,
 ) -> subprocess.CompletedProcess:
-    """``git <args>`` in ``root``, its output captured; never raises for git's exit code."""
+    """``git <args>`` in ``root``, its output captured; never raises for git's exit code.
+    Past ``timeout`` seconds the process is killed (``subprocess.TimeoutExpired``)."""
     started = time.perf_counter()
     try:
         return subprocess.run(
@@ -66,8 +74,9 @@ def run(
             cwd=root,
             input=stdin,
             capture_output=True,
-            env=environment(env),
+            env=environment(env, config),
             check=False,
+            timeout=timeout,
         )
     finally:
         timings.record("git", _subcommand(args), time.perf_counter() - started)

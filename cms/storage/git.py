@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 import git
 
@@ -30,6 +30,10 @@ from cms.storage import command
 from cms.storage.journal import Journal, clean_quarantines, recover
 from cms.storage.lock import WriteLock
 from cms.storage.refs import FULL_SHA, SHORT_SHA, check_ref
+from cms.storage.remote import Remote
+
+if TYPE_CHECKING:
+    from cms.storage.sync import Sync
 
 # `~N` and `^N` steps after a branch, tag or sha (`main~3`, `v1.0^`, `main^2~1`): N has at most
 # six digits.
@@ -170,6 +174,9 @@ class GitStore:
             lock_folder or self.common_dir / "cms-locks", self.path, lock_timeout
         )
         self.journal = Journal(self.write_lock.path.with_suffix(".journal"))
+        # The team's remote, when there is one (``connect``): every ref move is pushed first.
+        self.remote: Remote | None = None
+        self.sync: Sync | None = None
         self._packed: tuple[tuple[int, int, int] | None, dict[str, str]] = (None, {})
         self._local = threading.local()
         self._repos: list[git.Repo] = []
@@ -184,6 +191,15 @@ class GitStore:
         self._listed: LRU[tuple[str, str, int], tuple[TreeEntry, ...]] = LRU(1024)
         self._histories: LRU[tuple[str, str], list[FileVersion]] = LRU(1024)
         self._links: LRU[str, frozenset[str]] = LRU(1024)
+
+    def connect(self, url: str, state_path: Path, timeout: float = 30.0) -> Sync:
+        """Push every ref this store moves to ``url`` first, and sync with it."""
+        from cms.storage.sync import Sync  # it builds on this module
+
+        lock = WriteLock(self.write_lock.path.parent, self.path, timeout + 10, "remote")
+        self.remote = Remote(self.path, url, timeout, lock)
+        self.sync = Sync(self, self.remote, state_path)
+        return self.sync
 
     # -- the per-thread Repo ------------------------------------------------------------------
 

@@ -34,10 +34,15 @@ class LockTimeout(CMSError):
 
 
 class WriteLock:
-    def __init__(self, folder: Path, repository: Path, timeout: float = 10.0) -> None:
+    def __init__(
+        self, folder: Path, repository: Path, timeout: float = 10.0, name: str = "write"
+    ) -> None:
+        """``name``: ``write`` for the repository's write lock, ``remote`` for the lock that
+        keeps two fetches or pushes of the team's remote from updating the same refs."""
         folder.mkdir(parents=True, exist_ok=True)
         key = hashlib.sha1(str(repository.resolve()).encode(), usedforsecurity=False).hexdigest()
-        self.path = folder / f"write-{key[:16]}.lock"
+        self.name = name
+        self.path = folder / f"{name}-{key[:16]}.lock"
         self.timeout = timeout
         # flock is per open file description: threads of one process share one, so they queue
         # on this mutex first.
@@ -62,7 +67,7 @@ class WriteLock:
                             raise LockTimeout(waited) from None
                         time.sleep(min(delay, self.timeout - waited))
                         delay = min(delay * 2, 0.05)
-                timings.record("lock", "write", time.monotonic() - start)
+                timings.record("lock", self.name, time.monotonic() - start)
                 try:
                     yield
                 finally:

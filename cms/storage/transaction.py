@@ -34,7 +34,9 @@ checked by the caller.
 from __future__ import annotations
 
 import io
+import logging
 import os
+import random
 import shutil
 import tempfile
 import time
@@ -46,14 +48,17 @@ from typing import TYPE_CHECKING
 
 from gitdb import IStream, LooseObjectDB
 
-from cms.errors import CMSError, NotFound, Unprocessable
+from cms.errors import CMSError, Conflict, NotFound, Unprocessable
 from cms.storage import command, faults
 from cms.storage.git import LRU, Identity, TreeEntry, parse_tree
 from cms.storage.journal import record
+from cms.storage.remote import RemoteMoved, Update
 from cms.storage.worktree import RepositoryLocked, State, WorkTree, existing, lock_files
 
 if TYPE_CHECKING:
     from cms.storage.git import GitStore
+
+log = logging.getLogger(__name__)
 
 
 class WorkTreeConflict(CMSError):
@@ -142,26 +147,83 @@ class Writer:
             path: State(modes.get(path, 0o100644), blob) if blob else None
             for path, blob in changes.items()
         }
-        here = self.store.head_branch() == tx.branch
+        self._check_locks(tx.branch, checked_out)
+        remote = self.store.remote
+        if remote is not None:
+            remote.push([Update.branch(tx.branch, tx.base, new)])
+        try:
+            self.move(tx.branch, tx.base, new, old, states, checked_out)
+        except Exception:
+            if remote is not None:
+                # Rolled back here: take the commit back from the remote too (if nobody built
+                # on it yet), so that "nothing was written" holds there as well.
+                try:
+                    remote.push([Update.branch(tx.branch, new, tx.base)])
+                except CMSError as error:
+                    log.error("could not take %s back from the remote: %s", new[:12], error)
+            raise
+        return Commit(new, tx.base, tuple(tx.changes))
+
+    def advance(self, branch: str, old: str, new: str) -> None:
+        """Move ``branch`` from ``old`` to ``new``, a commit already in the object store (one
+        fetched from the remote), its work tree following the way a write's does: refused
+        (WorkTreeConflict) if a local edit is in the way, journaled, rolled back on failure."""
+        before, after = self._states(old, new)
+        checked_out = self.store.checked_out_branch() == branch
+        if checked_out:
+            self._check_clean(old, list(after), [p for p, s in before.items() if s is not None])
+        self._check_locks(branch, checked_out)
+        self.move(branch, old, new, before, after, checked_out)
+
+    def _states(
+        self, old: str, new: str
+    ) -> tuple[dict[str, State | None], dict[str, State | None]]:
+        """What each path that differs between two commits holds in each."""
+        listed = command.run(self.root, ["diff-tree", "-r", "-z", "--no-renames", old, new])
+        if listed.returncode != 0:
+            raise CMSError(f"git diff-tree failed: {command.stderr_text(listed)}")
+        fields = listed.stdout.decode("utf-8", "surrogateescape").split("\0")
+        before: dict[str, State | None] = {}
+        after: dict[str, State | None] = {}
+        for position in range(0, len(fields) - 1, 2):
+            old_mode, new_mode, old_sha, new_sha, _ = fields[position].lstrip(":").split(" ")
+            path = fields[position + 1]
+            before[path] = State(int(old_mode, 8), old_sha) if int(old_mode, 8) else None
+            after[path] = State(int(new_mode, 8), new_sha) if int(new_mode, 8) else None
+        return before, after
+
+    def _check_locks(self, branch: str, checked_out: bool) -> None:
+        here = self.store.head_branch() == branch
         held = existing(
-            lock_files(self.store.git_dir, self.store.common_dir, tx.branch, here, checked_out)
+            lock_files(self.store.git_dir, self.store.common_dir, branch, here, checked_out)
         )
         if held:
             raise RepositoryLocked(held[0], self.root)
-        self.store.journal.write(record(tx.branch, tx.base, new, old, states, checked_out))
+
+    def move(
+        self,
+        branch: str,
+        base: str,
+        new: str,
+        old: dict[str, State | None],
+        states: dict[str, State | None],
+        checked_out: bool,
+    ) -> None:
+        """Steps 4 to 6: journal, compare-and-swap of the branch, work tree, journal removed."""
+        self.store.journal.write(record(branch, base, new, old, states, checked_out))
         faults.reached("before-ref")
-        moved = command.run(self.root, ["update-ref", f"refs/heads/{tx.branch}", new, tx.base])
+        moved = command.run(self.root, ["update-ref", f"refs/heads/{branch}", new, base])
         if moved.returncode != 0:
             self.store.journal.clear()
-            self._refused(tx.branch, command.stderr_text(moved))
+            self._refused(branch, command.stderr_text(moved))
         faults.reached("after-ref")
         if checked_out:
             work_tree = WorkTree(self.root)
             try:
                 faults.reached("work-tree")
-                work_tree.apply(states)
+                work_tree.apply(states, files=[p for p in states if _is_file(old, states, p)])
             except Exception as exc:
-                self._roll_back(work_tree, tx, new, old)
+                self._roll_back(work_tree, branch, base, new, old)
                 if isinstance(exc, CMSError):
                     raise WorkTreeConflict(
                         "the checked-out work tree could not take this write; nothing was written",
@@ -170,7 +232,6 @@ class Writer:
                 raise
         faults.reached("before-done")
         self.store.journal.clear()
-        return Commit(new, tx.base, tuple(tx.changes))
 
     def _refused(self, branch: str, message: str) -> None:
         held = existing(lock_files(self.store.git_dir, self.store.common_dir, branch, True, True))
@@ -182,7 +243,7 @@ class Writer:
         )
 
     def _roll_back(
-        self, tree: WorkTree, tx: Transaction, new: str, old: dict[str, State | None]
+        self, tree: WorkTree, branch: str, base: str, new: str, old: dict[str, State | None]
     ) -> None:
         """Put the index entries, files and branch back as they were before the write. The
         branch goes back even if the work tree cannot: a file left behind then shows as a local
@@ -190,7 +251,7 @@ class Writer:
         try:
             tree.apply(old)
         finally:
-            back = command.run(self.root, ["update-ref", f"refs/heads/{tx.branch}", tx.base, new])
+            back = command.run(self.root, ["update-ref", f"refs/heads/{branch}", base, new])
             if back.returncode == 0:
                 self.store.journal.clear()
 
@@ -280,19 +341,23 @@ class Writer:
     # -- the work tree --------------------------------------------------------------------------
 
     def _check_work_tree(self, tx: Transaction) -> None:
-        """No local change (staged, unstaged, or an untracked file in the way) to any file this
-        write touches. ``git status`` is limited to the tracked ones and takes no lock; a path
-        the branch does not have yet must simply not exist in the work tree."""
+        self._check_clean(tx.base, list(tx.changes))
+
+    def _check_clean(self, base: str, paths: list[str], tracked: list[str] | None = None) -> None:
+        """No local change (staged, unstaged, or an untracked file in the way) to any of
+        ``paths``. ``git status`` is limited to the tracked ones and takes no lock; a path
+        ``base`` does not have must simply not exist in the work tree."""
         tree = WorkTree(self.root)
-        linked = {path: tree.link_in_path(path) for path in tx.changes}
+        linked = {path: tree.link_in_path(path) for path in paths}
         if any(linked.values()):
             raise WorkTreeConflict(
                 "a folder on the way to a file this write touches is a symbolic link in the "
                 "work tree; nothing was written",
                 {"paths": sorted(p for p, link in linked.items() if link)},
             )
-        tracked = [path for path in tx.changes if self.store.blob_at(tx.base, path) is not None]
-        dirty = [path for path in tx.changes if path not in tracked and self._exists(path)]
+        if tracked is None:
+            tracked = [path for path in paths if self.store.blob_at(base, path) is not None]
+        dirty = [path for path in paths if path not in tracked and self._exists(path)]
         if tracked:
             status = command.run(
                 self.root,
@@ -324,6 +389,11 @@ TREE_MODE = b"40000"
 FILE_MODES = (BLOB_MODE, b"100755")
 # The longest name of one file or folder most file systems take, in bytes.
 MAX_NAME_BYTES = 255
+
+
+def _is_file(old: dict[str, State | None], new: dict[str, State | None], path: str) -> bool:
+    """Whether the work tree holds ``path`` as a file (not a submodule's folder)."""
+    return all(state is None or state.mode != 0o160000 for state in (old.get(path), new.get(path)))
 
 
 def check_name_lengths(path: str) -> None:
@@ -413,4 +483,37 @@ def transaction(
         if tx.changes:
             if not tx.message.strip():
                 raise ValueError("a commit needs a message")
-            tx.result = Writer(store).commit(tx, tx.message, author, committer)
+            for attempt in range(PUSH_ATTEMPTS):
+                try:
+                    tx.result = Writer(store).commit(tx, tx.message, author, committer)
+                    break
+                except RemoteMoved:
+                    if store.sync is None or attempt == PUSH_ATTEMPTS - 1:
+                        raise
+                    # Another replica pushed first. A random pause, doubling with each try,
+                    # keeps two busy replicas from meeting again at the same moment.
+                    time.sleep(random.uniform(0, min(1.0, 0.02 * 2**attempt)))
+                    _rebase(store, tx, store.sync.catch_up(branch))
+
+
+# A write whose push finds the remote moved is made again on the new head, this many times in
+# all: each retry means another replica wrote in the meantime.
+PUSH_ATTEMPTS = 12
+
+
+def _rebase(store: GitStore, tx: Transaction, head: str) -> None:
+    """Base ``tx`` on ``head`` (the branch as the remote has it now), unless one of its files
+    changed since its base: then the write is a 409, as a changeset's would be."""
+    changed = set()
+    for change in store.diff(tx.base, head, renames=True):
+        changed.add(change.path)
+        if change.previous:
+            changed.add(change.previous)
+    clashes = sorted(changed & set(tx.changes))
+    if clashes:
+        raise Conflict(
+            "these files changed on the team's remote while this write was made: "
+            f"{', '.join(clashes)}; nothing was written, read them again",
+            {"conflicts": clashes, "base": tx.base, "head": head},
+        )
+    tx.base = head
