@@ -32,6 +32,8 @@ def test_every_readme_command_works(sample_copy, tmp_path: Path) -> None:
     work = tmp_path / "work"
     work.mkdir()
     (work / ".venv").symlink_to(PROJECT_ROOT / ".venv")
+    # `npx openapi-typescript` finds the tests' copy (installed from tests/node's lock file).
+    (work / "node_modules").symlink_to(PROJECT_ROOT / "tests" / "node" / "node_modules")
     (work / "photo.png").write_bytes(png(32, 20))
     # Every curl of the README fails on an HTTP error (and says so), and logs its status.
     (work / ".curlrc").write_text(

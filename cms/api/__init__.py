@@ -31,6 +31,7 @@ from cms.api.legacy import init_legacy
 from cms.api.media import init_public_media
 from cms.api.observability import init_metrics, init_request_log
 from cms.api.spec import declare_errors
+from cms.api.typed import init_typed
 from cms.auth import TokenStore
 from cms.content import ContentService
 from cms.content.changes import EntryWriter
@@ -138,6 +139,7 @@ def init_api(app: Flask, service: ContentService, catalog: Catalog) -> Api:
 
     api = Api(app)
     register_blueprints(app, api)
+    init_typed(app, api)
     init_errors(app)
     init_bodies(app)
     init_legacy(app)
