@@ -334,7 +334,14 @@ def test_json_schema_of_a_collection() -> None:
     schema = loaded.collections["c"].schema()
     assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
     assert schema["required"] == ["title", "n"]
-    assert schema["properties"]["n"] == {"type": "integer", "minimum": 0, "title": "n"}
+    empty = {"enum": [None, "", [], {}]}
+    assert schema["properties"]["n"] == {
+        "type": "integer",
+        "minimum": 0,
+        "not": empty,  # a required value is not empty
+        "title": "n",
+    }
     assert schema["properties"]["title"]["pattern"] == "^[A-Z]"
-    assert schema["properties"]["tags"]["type"] == "array"
+    tags = schema["properties"]["tags"]  # optional: a list, or empty
+    assert tags["anyOf"] == [{"type": "array", "items": {"type": ["string", "number"]}}, empty]
     assert "body" not in schema["properties"]

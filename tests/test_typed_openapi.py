@@ -79,6 +79,7 @@ def test_the_typed_schemas_describe_the_content(client) -> None:
     fields = schemas["PagesAccueilFields"]
     assert fields["properties"]["hero"]["properties"]["btn"]["properties"]["url"] == {
         "type": "string",
+        "not": {"enum": [None, "", [], {}]},  # required: not empty
         "title": "Lien",
     }
     assert fields["required"][:2] == ["title", "hero"]

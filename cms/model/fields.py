@@ -12,6 +12,8 @@ from cms.model.problems import FieldPath
 from cms.model.widgets import WIDGETS, OptionError, Report, UnknownWidget, is_empty, type_name
 
 # Options described by the field itself; everything else is a widget option shown as is.
+# The values that count as no value (``widgets.is_empty``), as JSON Schema.
+EMPTY: dict[str, Any] = {"enum": [None, "", [], {}]}
 _OWN_OPTIONS = {"name", "label", "widget", "required", "hint", "default", "pattern", "comment"}
 _NESTED_OPTIONS = {"fields", "field", "types"}
 
@@ -121,14 +123,23 @@ class Field:
             report(path, self.pattern_message)
 
     def schema(self) -> dict[str, Any]:
+        """The JSON Schema of this field's value, saying what ``check`` says: a required
+        value is not empty (nor missing, in its parent's ``required``); any other may be empty
+        (null, "", [] or {}, as Decap and hand-written files leave it). Only what JSON Schema
+        cannot say is left to ``check`` (a date's format, GeoJSON, a numeric string's range):
+        a property test holds them to that."""
         schema = dict(self.widget.schema())
+        if self.pattern is not None:
+            schema["pattern"] = self.pattern.pattern
+        if self.required and self.widget.missing_is_empty():
+            schema["not"] = EMPTY
+        elif schema:
+            schema = {"anyOf": [schema, EMPTY]}
         schema["title"] = self.label
         if self.hint:
             schema["description"] = str(self.hint)
         if self.default is not None:
             schema["default"] = self.default
-        if self.pattern is not None:
-            schema["pattern"] = self.pattern.pattern
         if not self.known:
             schema["x-widget"] = self.widget_name
         return schema

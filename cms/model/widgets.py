@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -37,6 +38,19 @@ def register(cls: type[Widget]) -> type[Widget]:
 
 def is_empty(value: Any) -> bool:
     return value is None or value == "" or value == [] or value == {}
+
+
+def same_json(a: Any, b: Any) -> bool:
+    """Equality as JSON sees it: ``True`` is not ``1`` (Python says it is); ``1`` is ``1.0``."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return isinstance(a, bool) and isinstance(b, bool) and a == b
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(same_json(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(same_json(a[k], b[k]) for k in a)
+    if isinstance(a, int | float) and isinstance(b, int | float):
+        return a == b
+    return type(a) is type(b) and a == b
 
 
 def type_name(value: Any) -> str:
@@ -157,7 +171,8 @@ class NumberWidget(Widget):
     def check(self, value: Any, path: FieldPath, report: Report) -> None:
         number: float
         if self.value_type == "int":
-            if isinstance(value, bool) or not isinstance(value, int):
+            whole = isinstance(value, int) or (isinstance(value, float) and value.is_integer())
+            if isinstance(value, bool) or not whole:
                 report(path, f"must be a whole number, not {type_name(value)}")
                 return
             number = value
@@ -166,14 +181,11 @@ class NumberWidget(Widget):
                 report(path, f"must be a number, not {type_name(value)}")
                 return
             number = float(value)
+        elif _numeric(value):
+            number = float(value)
         else:
-            try:
-                if isinstance(value, bool):
-                    raise ValueError
-                number = float(value)
-            except (TypeError, ValueError):
-                report(path, f"must be a number, not {value!r}")
-                return
+            report(path, f"must be a number, not {value!r}")
+            return
         if math.isnan(number) or math.isinf(number):
             report(path, "must be a finite number")
             return
@@ -188,12 +200,28 @@ class NumberWidget(Widget):
         elif self.value_type == "float":
             schema = {"type": "number"}
         else:
-            return {"type": ["number", "string"]}
+            number = {"type": "number"}
+            self._bounds(number)
+            return {"anyOf": [number, {"type": "string", "pattern": NUMERIC.pattern}]}
+        self._bounds(schema)
+        return schema
+
+    def _bounds(self, schema: dict[str, Any]) -> None:
         if self.min is not None:
             schema["minimum"] = self.min
         if self.max is not None:
             schema["maximum"] = self.max
-        return schema
+
+
+# A number written as a string (Decap's number widget without `value_type` stores one).
+NUMERIC = re.compile(r"^\s*[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\s*$")
+
+
+def _numeric(value: Any) -> bool:
+    """A number, or a string that is one (not a boolean: YAML's true is no number here)."""
+    if isinstance(value, str):
+        return NUMERIC.fullmatch(value) is not None
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _number(value: float) -> str:
@@ -305,7 +333,7 @@ class SelectWidget(_MultipleWidget):
                 self.values.append(option)
 
     def check_item(self, value: Any, path: FieldPath, report: Report) -> None:
-        if value not in self.values:
+        if not any(same_json(value, option) for option in self.values):
             allowed = ", ".join(repr(v) for v in self.values)
             report(path, f"must be one of {allowed}, not {value!r}")
 
@@ -376,6 +404,10 @@ class ImageWidget(_MultipleWidget):
             return
         super().check(value, path, report)
 
+    def schema(self) -> dict[str, Any]:
+        schema = super().schema()
+        return {"anyOf": [self.item_schema(), schema]} if self.multiple else schema
+
 
 @register
 class FileWidget(ImageWidget):
@@ -410,7 +442,8 @@ class CodeWidget(Widget):
     def schema(self) -> dict[str, Any]:
         if self.code_only:
             return {"type": "string"}
-        props = {self.code_key: {"type": "string"}, self.lang_key: {"type": "string"}}
+        text = {"type": ["string", "null"]}
+        props = {self.code_key: text, self.lang_key: text}
         return {"anyOf": [{"type": "string"}, {"type": "object", "properties": props}]}
 
 
@@ -545,7 +578,7 @@ class ListWidget(_NestingWidget):
         elif self.fields or self.types:
             items = self.object_schema()
         else:
-            items = {"type": "string"}
+            items = {"type": ["string", "number"]}  # YAML reads `- 2018` as a number
         schema: dict[str, Any] = {"type": "array", "items": items}
         if self.min is not None:
             schema["minItems"] = int(self.min)
