@@ -248,6 +248,19 @@ def dump_index(index: Index, history: bool = True) -> dict:
     return out
 
 
+def search_pages(catalog: Catalog, word: str) -> list[list[tuple[str, str]]]:
+    """The entries of the first pages of 3 hits of a search, by collection and slug."""
+    index = catalog.current()
+    keys = dict(
+        (i, (c, s)) for i, c, s in index.db.execute("SELECT id, collection, slug FROM entries")
+    )
+    pages = []
+    for page in (1, 2, 3):
+        hits, _ = index.search(word, ["articles", "auteurs"], page, 3)
+        pages.append([keys[entry_id] for entry_id, _, _ in hits])
+    return pages
+
+
 def random_commit(site: Site, rng: random.Random) -> None:
     """Add, modify, delete or rename a few files (now and then the config too)."""
     articles = sorted(p.name for p in (site.path / "articles").glob("*.md"))
@@ -292,6 +305,8 @@ def test_incremental_updates_equal_a_rebuild(tmp_path: Path, seed: int) -> None:
         fresh = catalog_of(site.path, tmp_path / f"fresh{step}")
         fresh.rebuild()
         assert moved == dump(fresh), f"step {step}"
+        for word in WORDS[:6]:  # the same pages, ties in score included
+            assert search_pages(catalog, word) == search_pages(fresh, word), (step, word)
         fresh.close()
         fresh.store.close()
     catalog.close()

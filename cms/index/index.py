@@ -420,10 +420,14 @@ class Index:
         """(entry id, score, snippet) of the best matches, and how many match."""
         match = match_query(text)
         marks = ",".join("?" * len(collections))
-        where = f"search MATCH ? AND collection IN ({marks})"
+        where = f"search MATCH ? AND search.collection IN ({marks})"
+        # Equal scores are ordered by collection and slug: row ids differ between an index
+        # rebuilt and one updated commit by commit, and their pages must not.
         rows = self.db.execute(
-            f"SELECT rowid, rank, snippet(search, -1, '{MARK_START}', '{MARK_END}', '…', 16) "
-            f"FROM search WHERE {where} ORDER BY rank LIMIT ? OFFSET ?",
+            f"SELECT search.rowid, search.rank, "
+            f"snippet(search, -1, '{MARK_START}', '{MARK_END}', '…', 16) "
+            f"FROM search JOIN entries e ON e.id = search.rowid WHERE {where} "
+            f"ORDER BY search.rank, e.collection, e.slug LIMIT ? OFFSET ?",
             [match, *collections, page_size, (page - 1) * page_size],
         ).fetchall()
         total = self.db.execute(
