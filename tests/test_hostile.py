@@ -3,6 +3,7 @@ or a clear 4xx, never a 500 elsewhere, and nothing is written that does not read
 
 from __future__ import annotations
 
+import json
 import os
 import time
 
@@ -393,3 +394,31 @@ def test_a_query_past_the_time_limit_is_stopped_and_the_server_goes_on(make_site
     for limit, folder in (("0", "j"), ("1000", "k")):
         other = make_app(site.path, tmp_path / folder, CMS_SQL_TIME_LIMIT_MS=limit)
         assert len(other.test_client().get(url).get_json()) == 100
+
+
+def test_a_nul_in_a_commit_message_is_refused_and_nothing_is_written(hostile) -> None:
+    """git fsck --strict refuses a commit whose message holds a NUL byte (nulInCommit)."""
+    app, client, site = hostile
+    head = site.head
+    fine = client.get(f"{NOTES}/fine")
+    for answer in (
+        client.patch(
+            f"{NOTES}/fine",
+            json={"body": "x", "message": "a\u0000b"},
+            headers={**bearer(app), "If-Match": fine.headers["ETag"]},
+        ),
+        client.delete(
+            f"{NOTES}/fine?message=a%00b", headers={**bearer(app), "If-Match": fine.headers["ETag"]}
+        ),
+        client.post(
+            "/api/v1/changesets",
+            json={"message": "a\u0000b", "operations": [
+                {"op": "patch", "collection": "notes", "slug": "fine",
+                 "if_match": fine.headers["ETag"].strip('"'), "fields": {"title": "T"}}
+            ]},
+            headers=bearer(app),
+        ),
+    ):  # fmt: skip
+        assert answer.status_code in (400, 422), answer.get_json()
+        assert "NUL" in json.dumps(answer.get_json()) or answer.status_code == 422
+    assert site.head == head

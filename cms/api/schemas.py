@@ -12,10 +12,17 @@ SHA = {"pattern": "^[0-9a-f]{40}$", "example": "478d0a2abbe86093c90f2c5cb21c7f9c
 
 
 def commit_message(description: str, required: bool = False, **metadata: object) -> fields.String:
-    """A commit message: 1 to 10,000 characters, not only white space."""
+    """A commit message: 1 to 10,000 characters, not only white space, no NUL (git's fsck
+    refuses a commit that holds one)."""
     return fields.String(
         required=required,
-        validate=[validate.Length(1, MAX_MESSAGE), validate.Regexp(r"[\s\S]*\S")],
+        validate=[
+            validate.Length(1, MAX_MESSAGE),
+            validate.Regexp(
+                r"^[^\x00]*[^\s\x00][^\x00]*$",
+                error="a commit message is more than white space, and holds no NUL character",
+            ),
+        ],
         metadata={"description": description, **metadata},
     )
 

@@ -14,7 +14,7 @@ import subprocess
 import threading
 from dataclasses import dataclass
 
-from cms.errors import CMSError, Conflict, NotFound
+from cms.errors import CMSError, Conflict, NotFound, Unprocessable
 from cms.storage import command
 from cms.storage.git import FileChange, GitStore, Identity
 from cms.storage.refs import check_branch_name
@@ -207,6 +207,10 @@ class Branches:
         author: Identity,
         committer: Identity,
     ) -> str:
+        if "\0" in message:
+            raise Unprocessable(
+                "a commit message cannot hold a NUL character", {"message": ["holds a NUL"]}
+            )
         merged = self._git("merge-tree", "--write-tree", "--name-only", "-z", head, draft)
         records = merged.stdout.decode("utf-8", "surrogateescape").split("\0")
         if merged.returncode == 1:

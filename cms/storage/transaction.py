@@ -396,6 +396,14 @@ def _is_file(old: dict[str, State | None], new: dict[str, State | None], path: s
     return all(state is None or state.mode != 0o160000 for state in (old.get(path), new.get(path)))
 
 
+def check_message(message: str) -> None:
+    """A 422 for a commit message git's fsck would refuse (a NUL byte: nulInCommit)."""
+    if "\0" in message:
+        raise Unprocessable(
+            "a commit message cannot hold a NUL character", {"message": ["holds a NUL"]}
+        )
+
+
 def check_name_lengths(path: str) -> None:
     """A 422 for a path with a name longer than the file system takes (in bytes, not
     characters: 200 two-byte characters are 400 bytes)."""
@@ -483,6 +491,7 @@ def transaction(
         if tx.changes:
             if not tx.message.strip():
                 raise ValueError("a commit needs a message")
+            check_message(tx.message)
             for attempt in range(PUSH_ATTEMPTS):
                 try:
                     tx.result = Writer(store).commit(tx, tx.message, author, committer)
