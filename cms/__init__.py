@@ -42,16 +42,18 @@ def create_app(test_config: Mapping[str, Any] | None = None):
         app.config.update({k: v for k, v in test_config.items() if not k.startswith("CMS_")})
     init_api(app, service, catalog)
     catalog.start()
-    background = Background(background_tasks(service, settings, app.extensions["cms.webhooks"]))
+    background = Background(
+        background_tasks(service, catalog, settings, app.extensions["cms.webhooks"])
+    )
     app.extensions["cms.background"] = background
     if not app.testing:  # tests tick it themselves
         background.start()
     return app
 
 
-def background_tasks(service, settings: Mapping[str, Any], webhooks) -> list:
+def background_tasks(service, catalog, settings: Mapping[str, Any], webhooks) -> list:
     """What the server does on its own (see ``cms.background``)."""
-    from cms.background import ScheduleTask, SyncTask
+    from cms.background import IndexTask, ScheduleTask, SyncTask
     from cms.storage.git import Identity
 
     instance = Path(str(settings["CMS_INSTANCE"]))
@@ -62,4 +64,5 @@ def background_tasks(service, settings: Mapping[str, Any], webhooks) -> list:
         tasks.append(SyncTask(sync, interval, instance / "locks" / "sync.lock"))
     committer = Identity(str(settings["CMS_COMMITTER_NAME"]), str(settings["CMS_COMMITTER_EMAIL"]))
     tasks.append(ScheduleTask(service.store, committer, instance / "locks" / "schedules.lock"))
-    return [*tasks, webhooks]  # last: what the others fetched or published gets its events
+    # Last: what the others fetched or published is indexed and gets its events.
+    return [*tasks, IndexTask(catalog), webhooks]

@@ -21,6 +21,7 @@ from typing import Protocol
 
 from cms import timings
 from cms.errors import CMSError
+from cms.index import Catalog
 from cms.storage.branches import Branches
 from cms.storage.git import GitStore, Identity
 from cms.storage.lock import LockTimeout
@@ -119,6 +120,20 @@ class ScheduleTask:
             when,
             done.commit[:12] if done.changed else "already published",
         )
+
+
+class IndexTask:
+    """Move the published branch's index when the branch moved without a write of this
+    server (a fetch from the remote, another process, a person with git)."""
+
+    def __init__(self, catalog: Catalog) -> None:
+        self.catalog = catalog
+
+    def tick(self) -> None:
+        try:
+            self.catalog.current()
+        except CMSError as error:  # not built yet: the builder does it
+            log.debug("index not moved: %s", error.message)
 
 
 class Background:

@@ -19,7 +19,7 @@ from cms.content.query import OPERATORS
 from cms.content.service import relation_key
 from cms.index import Catalog, Index
 from cms.storage import GitStore
-from tests.conftest import Site, close_app, make_app
+from tests.conftest import Site, bearer, close_app, make_app
 
 CONFIG = """\
 backend: {name: git-gateway, branch: main}
@@ -506,3 +506,24 @@ def test_index_cli(sample_copy, tmp_path: Path) -> None:
     sample_copy.commit({"docs/x.md": "---\ntitle: X\n---\n"})
     status = subprocess.run([*cms, "index", "status"], env=env, capture_output=True, text=True)
     assert status.returncode == 1 and "behind" in status.stdout
+
+
+def test_a_write_leaves_the_index_at_its_commit(sample_copy, tmp_path: Path) -> None:
+    """The read after a write finds the index already moved: the write paid for it."""
+    app = make_app(sample_copy.path, tmp_path / "instance")
+    client = app.test_client()
+    catalog = app.extensions["cms.index"]
+    catalog.current()  # built
+    made = client.post(
+        "/api/v1/collections/personnes/entries",
+        json={"fields": {"title": "Grace Hopper", "role": "eig"}},
+        headers=bearer(app),
+    )
+    assert made.status_code == 201
+    status = catalog.status()
+    assert status.current and status.commit == made.headers["X-Content-Commit"]
+    # A commit from elsewhere (a fetch, a person with git) is applied by the background.
+    sample_copy.commit({"personnes/loup-theron.md": "---\ntitle: Loup\nrole: eig\n---\n"})
+    assert not catalog.status().current
+    app.extensions["cms.background"].tick()
+    assert catalog.status().current

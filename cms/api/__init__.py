@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 from flask import Flask, Response, g, request
@@ -38,6 +39,7 @@ from cms.content.changes import EntryWriter
 from cms.content.changesets import ChangesetWriter
 from cms.content.decap import DecapProxy
 from cms.content.media import MediaLibrary, MediaRules
+from cms.errors import CMSError
 from cms.index import Catalog
 from cms.storage.git import LRU, Identity
 from cms.storage.opened import OpenedFiles
@@ -76,6 +78,9 @@ DOCS_CONFIG = {
     },
 }
 
+
+WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+log = logging.getLogger(__name__)
 
 DOCS_PAGES = {"/docs", "/docs/", "/redoc", "/redoc/"}
 # The docs pages load everything from this server. The policy makes the browser refuse anything
@@ -162,6 +167,17 @@ def init_api(app: Flask, service: ContentService, catalog: Catalog) -> Api:
         commit = g.get("content_commit")
         if commit:
             response.headers["X-Content-Commit"] = commit
+        return response
+
+    @app.after_request
+    def index_follows_writes(response: Response) -> Response:
+        """A write that moved the published branch moves its index before it answers, so
+        that the read that follows finds it current (drafts are not in that index)."""
+        if request.method in WRITE_METHODS and response.status_code < 400:
+            try:
+                catalog.current()
+            except CMSError as error:  # not built yet: the builder catches up
+                log.info("index not moved after a write: %s", error.message)
         return response
 
     @app.after_request
