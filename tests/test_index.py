@@ -250,15 +250,19 @@ def dump_index(index: Index, history: bool = True) -> dict:
 
 def search_pages(catalog: Catalog, word: str) -> list[list[tuple[str, str]]]:
     """The entries of the first pages of 3 hits of a search, by collection and slug."""
+    return search_pages_of(catalog, word, (1, 2, 3), 3)
+
+
+def search_pages_of(
+    catalog: Catalog, word: str, pages: tuple[int, ...], size: int
+) -> list[list[tuple[str, str]]]:
     index = catalog.current()
-    keys = dict(
-        (i, (c, s)) for i, c, s in index.db.execute("SELECT id, collection, slug FROM entries")
-    )
-    pages = []
-    for page in (1, 2, 3):
-        hits, _ = index.search(word, ["articles", "auteurs"], page, 3)
-        pages.append([keys[entry_id] for entry_id, _, _ in hits])
-    return pages
+    keys = {i: (c, s) for i, c, s in index.db.execute("SELECT id, collection, slug FROM entries")}
+    found = []
+    for page in pages:
+        hits, _ = index.search(word, ["articles", "auteurs"], page, size)
+        found.append([keys[entry_id] for entry_id, _, _ in hits])
+    return found
 
 
 def random_commit(site: Site, rng: random.Random) -> None:
@@ -527,3 +531,28 @@ def test_a_write_leaves_the_index_at_its_commit(sample_copy, tmp_path: Path) -> 
     assert not catalog.status().current
     app.extensions["cms.background"].tick()
     assert catalog.status().current
+
+
+def test_a_long_tie_in_search_scores_is_ordered_by_slug(tmp_path: Path) -> None:
+    """Eighty entries with the same text score the same: pages follow their slugs, even
+    where the tie runs far past the page (more than the rows read past it)."""
+    site = Site(tmp_path / "site")
+    files = {"admin/config.yml": CONFIG}
+    for number in range(80):
+        files[f"articles/note-{number:02d}.md"] = (
+            "---\ntitle: Même note\ndate: 2024-01-02\ndraft: false\n---\nTexte identique.\n"
+        )
+    site.commit(files, "Eighty equal notes")
+    catalog = catalog_of(site.path, tmp_path / "index")
+    catalog.rebuild()
+    pages = [
+        [slug for _, slug in page]
+        for page in search_pages_of(catalog, "identique", pages=(1, 2, 5), size=10)
+    ]
+    assert pages == [
+        [f"note-{n:02d}" for n in range(0, 10)],
+        [f"note-{n:02d}" for n in range(10, 20)],
+        [f"note-{n:02d}" for n in range(40, 50)],
+    ]
+    catalog.close()
+    catalog.store.close()

@@ -91,6 +91,7 @@ ENTRY_COLUMNS = (
 )
 MAX_QUERY_WORDS = 32
 _WORD = re.compile(r"\w+")
+TIE_MARGIN = 50  # rows read past a search page's end, to see a tie that crosses it
 MARK_START, MARK_END = "\ue000", "\ue001"
 
 
@@ -414,22 +415,56 @@ class Index:
             found.setdefault(key, entry_id)
         return found
 
+    def _keys(self, ids: list[int]) -> dict[int, tuple[str, str]]:
+        """(collection, slug) of entries by id, in batches under SQLite's variable limit."""
+        found: dict[int, tuple[str, str]] = {}
+        for start in range(0, len(ids), 10_000):
+            batch = ids[start : start + 10_000]
+            marks = ",".join("?" * len(batch))
+            for entry_id, collection, slug in self.db.execute(
+                f"SELECT id, collection, slug FROM entries WHERE id IN ({marks})", batch
+            ):
+                found[entry_id] = (collection, slug)
+        return found
+
     def search(
         self, text: str, collections: list[str], page: int, page_size: int
     ) -> tuple[list[tuple[int, float, str]], int]:
         """(entry id, score, snippet) of the best matches, and how many match."""
         match = match_query(text)
         marks = ",".join("?" * len(collections))
-        where = f"search MATCH ? AND search.collection IN ({marks})"
+        where = f"search MATCH ? AND collection IN ({marks})"
         # Equal scores are ordered by collection and slug: row ids differ between an index
-        # rebuilt and one updated commit by commit, and their pages must not.
-        rows = self.db.execute(
-            f"SELECT search.rowid, search.rank, "
-            f"snippet(search, -1, '{MARK_START}', '{MARK_END}', '…', 16) "
-            f"FROM search JOIN entries e ON e.id = search.rowid WHERE {where} "
-            f"ORDER BY search.rank, e.collection, e.slug LIMIT ? OFFSET ?",
-            [match, *collections, page_size, (page - 1) * page_size],
-        ).fetchall()
+        # rebuilt and one updated commit by commit, and their pages must not. FTS5 sorts by
+        # rank itself (fast); the rows up to the page's end, and the rest of a tie that
+        # crosses it, are then sorted again with the key. Only the page gets snippets.
+        taken: list[tuple[int, float]]
+        wanted = page * page_size
+        params = [match, *collections]
+        sql = f"SELECT rowid, rank FROM search WHERE {where} ORDER BY rank"
+        # With a LIMIT, FTS5 keeps only the best rows instead of sorting every match; a few
+        # more than the page's end show whether a tie crosses it (then: every match).
+        taken = self.db.execute(f"{sql} LIMIT ?", [*params, wanted + TIE_MARGIN]).fetchall()
+        if len(taken) == wanted + TIE_MARGIN and taken[-1][1] == taken[wanted - 1][1]:
+            taken = self.db.execute(sql, params).fetchall()
+        if len(taken) > wanted:
+            boundary = taken[wanted - 1][1]
+            taken = taken[:wanted] + [row for row in taken[wanted:] if row[1] == boundary]
+        keys = self._keys([rowid for rowid, _ in taken])
+        taken = list(taken)
+        taken.sort(key=lambda item: (item[1], keys.get(item[0], ("", ""))))
+        ranked = taken[(page - 1) * page_size : wanted]
+        snippets: dict[int, str] = {}
+        if ranked:
+            ids = ",".join("?" * len(ranked))
+            snippets = dict(
+                self.db.execute(
+                    f"SELECT rowid, snippet(search, -1, '{MARK_START}', '{MARK_END}', '…', 16) "
+                    f"FROM search WHERE search MATCH ? AND rowid IN ({ids})",
+                    [match, *(i for i, _ in ranked)],
+                ).fetchall()
+            )
+        rows = [(i, rank, snippets.get(i, "")) for i, rank in ranked]
         total = self.db.execute(
             f"SELECT count(*) FROM search WHERE {where}", [match, *collections]
         ).fetchone()[0]
