@@ -59,16 +59,21 @@ def run(role: str, seconds: int, seed: int | None, workers: int) -> tuple[int, s
                 command += ["--seed", str(seed)]
             # Run in the temporary folder: schemathesis keeps a cache of its own in the cwd.
             done = subprocess.run(command, cwd=folder, capture_output=True, text=True, check=False)
-            fsck = subprocess.run(
-                ["git", "fsck", "--strict", "--no-progress"],
-                cwd=site,
-                capture_output=True,
-                text=True,
-                check=False,
-            )
+        # Once the server has stopped (a request schemathesis gave up on may still have been
+        # running): the repository as the run left it.
+        fsck = subprocess.run(
+            ["git", "fsck", "--strict", "--no-progress"],
+            cwd=site,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         output = done.stdout + done.stderr
         if fsck.returncode != 0:
-            output += f"\ngit fsck --strict failed after the run:\n{fsck.stderr}"
+            output += (
+                f"\ngit fsck --strict failed after the run (exit {fsck.returncode}):\n"
+                f"{fsck.stderr}{fsck.stdout}"
+            )
             return 1, output
         return done.returncode, output
 

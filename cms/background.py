@@ -131,9 +131,9 @@ class IndexTask:
 
     def tick(self) -> None:
         try:
-            self.catalog.current()
-        except CMSError as error:  # not built yet: the builder does it
-            log.debug("index not moved: %s", error.message)
+            self.catalog.follow()
+        except CMSError as error:
+            log.warning("index not moved: %s", error.message)
 
 
 class Background:

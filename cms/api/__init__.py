@@ -175,9 +175,9 @@ def init_api(app: Flask, service: ContentService, catalog: Catalog) -> Api:
         that the read that follows finds it current (drafts are not in that index)."""
         if request.method in WRITE_METHODS and response.status_code < 400:
             try:
-                catalog.current()
-            except CMSError as error:  # not built yet: the builder catches up
-                log.info("index not moved after a write: %s", error.message)
+                catalog.follow()
+            except CMSError as error:
+                log.warning("index not moved after a write: %s", error.message)
         return response
 
     @app.after_request

@@ -181,6 +181,12 @@ class Catalog:
                     self._update(index, commit, self.service.snapshot_at(head))
         return index
 
+    def follow(self) -> None:
+        """Move the branch index to the branch's head if it is built; never waits for a
+        build (after a write, and in the background)."""
+        if self._file() is not None:
+            self.current()
+
     @contextmanager
     def reading(self, snapshot: Snapshot, follow: bool) -> Iterator[tuple[Index, Snapshot]]:
         """An index at the snapshot's commit, inside a read transaction. With ``follow`` (the
