@@ -111,41 +111,36 @@ def _collection_paths(
     taken: set[str],
 ) -> dict[str, Any]:
     base = type_name(collection.name)
-    name = collection.name
-    prefix = f"/api/v1/collections/{name}/entries"
+    prefix = f"/api/v1/collections/{collection.name}/entries"
     found: dict[str, Any] = {}
     whole = collection.schema()
+
+    def register(stem: str, fields: dict[str, Any], slug: str | None) -> tuple[dict, dict]:
+        """``<stem>Fields``/``Entry`` and their listed twins; $refs to the two entries."""
+        full = fields_schema(fields)
+        refs: dict[str, dict[str, str]] = {}
+        for kind, schema in (("", full), ("Listed", optional(full))):
+            fields_name = _unique(f"{stem}{kind}Fields", taken)
+            entry_name = _unique(f"{stem}{kind}Entry", taken)
+            schemas[fields_name] = schema
+            schemas[entry_name] = _entry_schema(entry, collection.name, fields_name, slug)
+            refs[kind] = {"$ref": f"#/components/schemas/{entry_name}"}
+        return refs[""], refs["Listed"]
+
     if collection.kind == "folder":
-        fields_name = _unique(f"{base}Fields", taken)
-        entry_name = _unique(f"{base}Entry", taken)
-        schemas[fields_name] = fields_schema(whole)
-        schemas[entry_name] = _entry_schema(entry, name, fields_name, None)
-        listed_fields = _unique(f"{base}ListedFields", taken)
-        listed_entry = _unique(f"{base}ListedEntry", taken)
-        schemas[listed_fields] = optional(schemas[fields_name])
-        schemas[listed_entry] = _entry_schema(entry, name, listed_fields, None)
-        one = {"$ref": f"#/components/schemas/{entry_name}"}
+        one, listed_one = register(base, whole, None)
         item = _read(one_item, collection, one, keep_slug=True)
         listed = snap.files(collection)
         for parameter in item.get("parameters", []):
             if parameter["name"] == "slug" and listed:  # what "Try it out" fills in
                 parameter["example"] = listed[0][0]
         found[f"{prefix}/{{slug}}"] = item
-        many = {"type": "array", "items": {"$ref": f"#/components/schemas/{listed_entry}"}}
-        found[prefix] = _read(list_item, collection, many)
+        found[prefix] = _read(list_item, collection, {"type": "array", "items": listed_one})
         return found
     variants = []
     for file_name, schema in whole.get("x-files", {}).items():
-        fields_name = _unique(f"{base}{type_name(file_name)}Fields", taken)
-        entry_name = _unique(f"{base}{type_name(file_name)}Entry", taken)
-        schemas[fields_name] = fields_schema(schema)
-        schemas[entry_name] = _entry_schema(entry, name, fields_name, file_name)
-        listed_fields = _unique(f"{base}{type_name(file_name)}ListedFields", taken)
-        listed_entry = _unique(f"{base}{type_name(file_name)}ListedEntry", taken)
-        schemas[listed_fields] = optional(schemas[fields_name])
-        schemas[listed_entry] = _entry_schema(entry, name, listed_fields, file_name)
-        variants.append({"$ref": f"#/components/schemas/{listed_entry}"})
-        one = {"$ref": f"#/components/schemas/{entry_name}"}
+        one, listed_one = register(f"{base}{type_name(file_name)}", schema, file_name)
+        variants.append(listed_one)
         found[f"{prefix}/{file_name}"] = _read(one_item, collection, one, keep_slug=False)
     found[prefix] = _read(list_item, collection, {"type": "array", "items": {"oneOf": variants}})
     return found
