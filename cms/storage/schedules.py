@@ -35,6 +35,16 @@ class Schedule:
     ref_commit: str  # the schedule's own commit (its version)
 
 
+def _parse(branch: str, sha: str, text: str) -> Schedule | None:
+    try:
+        data = json.loads(text)
+        at = datetime.fromisoformat(data["at"])
+        by = Identity(str(data["by"]["name"]), str(data["by"]["email"]))
+    except (ValueError, KeyError, TypeError):
+        return None  # not one of ours
+    return Schedule(branch, at, by, str(data.get("state", "pending")), data.get("error"), sha)
+
+
 class Schedules:
     def __init__(self, store: GitStore) -> None:
         self.store = store
@@ -45,32 +55,29 @@ class Schedules:
     # -- reading --------------------------------------------------------------------------------
 
     def list(self) -> list[Schedule]:
-        listed = self._git("for-each-ref", "--format=%(objectname) %(refname)", PREFIX)
-        found = []
-        for line in listed.stdout.decode("utf-8", "surrogateescape").splitlines():
-            sha, _, ref = line.partition(" ")
-            schedule = self._read(ref.removeprefix(PREFIX), sha)
-            if schedule is not None:
-                found.append(schedule)
-        return sorted(found, key=lambda s: (s.at, s.branch))
+        return sorted(self._read(PREFIX), key=lambda s: (s.at, s.branch))
 
     def get(self, branch: str) -> Schedule:
         check_branch_name(branch)
-        sha = self.store._read_ref(PREFIX + branch)
-        schedule = self._read(branch, sha) if sha else None
-        if schedule is None:
-            raise NotFound(f"branch {branch!r} is not scheduled", {"branch": branch})
-        return schedule
+        for schedule in self._read(PREFIX + branch):
+            if schedule.branch == branch:
+                return schedule
+        raise NotFound(f"branch {branch!r} is not scheduled", {"branch": branch})
 
-    def _read(self, branch: str, sha: str) -> Schedule | None:
-        shown = self._git("log", "-1", "--format=%B", sha)
-        try:
-            data = json.loads(shown.stdout.decode("utf-8"))
-            at = datetime.fromisoformat(data["at"])
-            by = Identity(str(data["by"]["name"]), str(data["by"]["email"]))
-        except (ValueError, KeyError, TypeError):
-            return None  # not one of ours
-        return Schedule(branch, at, by, str(data.get("state", "pending")), data.get("error"), sha)
+    def _read(self, pattern: str) -> list[Schedule]:
+        """The schedules under ``pattern``, with their messages, in one ``git for-each-ref``
+        (the background reads them every second)."""
+        listed = self._git(
+            "for-each-ref", "--format=%(objectname) %(refname)%00%(contents)%00", pattern
+        )
+        fields = listed.stdout.decode("utf-8", "surrogateescape").split("\0")
+        found = []
+        for head, text in zip(fields[0::2], fields[1::2], strict=False):
+            sha, _, ref = head.strip().partition(" ")
+            schedule = _parse(ref.removeprefix(PREFIX), sha, text)
+            if schedule is not None:
+                found.append(schedule)
+        return found
 
     def due(self, now: datetime | None = None) -> list[Schedule]:
         now = now or datetime.now(UTC)
