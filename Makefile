@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
 
-.PHONY: run test lint format openapi validate browser decap node clean bench bench-index bench-decap bench-cache fuzz crash container example
+.PHONY: run test lint format openapi validate browser decap node clean bench bench-index bench-search bench-decap bench-cache fuzz crash container example
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -66,13 +66,22 @@ validate: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/read_bench.py
 
-## The index benchmark on a generated site (ENTRIES=10000 COMMITS=5000 by default).
+## The index benchmark on a generated site (ENTRIES=10000 COMMITS=5000 by default;
+## ENTRIES=100000 takes COMMITS=2000: each commit writes a tree of every article).
 ENTRIES ?= 10000
-COMMITS ?= 5000
+COMMITS ?= $(if $(filter 100000,$(ENTRIES)),2000,5000)
 SITE = bench/out/site-$(ENTRIES)-$(COMMITS)
-bench-index: $(STAMP)
+bench-index: $(STAMP) node
 	test -d $(SITE) || $(BIN)/python bench/generate.py --entries $(ENTRIES) --commits $(COMMITS) --out $(SITE)
 	$(BIN)/python bench/index_bench.py --repo $(SITE)
+
+## Search with FTS5 (as the index runs it) and tantivy side by side, on the index of the
+## generated site of `make bench-index` (built here with `cms index rebuild` if missing).
+bench-search: $(STAMP)
+	$(BIN)/pip install --quiet -e '.[test,bench]'
+	test -d $(SITE) || $(BIN)/python bench/generate.py --entries $(ENTRIES) --commits $(COMMITS) --out $(SITE)
+	test -f $(SITE)-instance/index/main.sqlite || CMS_REPO=$(SITE) CMS_INSTANCE=$(SITE)-instance $(BIN)/cms index rebuild
+	$(BIN)/python bench/search_engines.py --index $(SITE)-instance/index/main.sqlite
 
 ## The Decap editor in Chromium on a site of 350 people and 73 drafts (sign-in, open, save).
 bench-decap: $(STAMP) browser decap

@@ -23,6 +23,7 @@ import http.client
 import json
 import os
 import random
+import socket
 import statistics
 import subprocess
 import sys
@@ -35,9 +36,11 @@ from urllib.parse import quote
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.generate import VOCABULARY, author_name
-from bench.server import Server
+from bench.server import ROOT, Server, free_port
+from cms.auth import TokenStore
 
 RUBRIQUES = ["actualité", "portrait", "dossier", "événement", "tribune"]
+COMMON = VOCABULARY[0]  # the most common word of the generated text
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -45,23 +48,41 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
-def tree_rss(pid: int) -> int:
-    """Peak resident set (kB) of the largest process in a process tree."""
+def tree_rss(pid: int, field: str = "VmHWM") -> int:
+    """The largest resident set (kB; ``VmHWM``: its peak, ``VmRSS``: now) of any process in a
+    process tree."""
     peak = 0
     try:
         children = subprocess.run(
             ["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True, check=False
         ).stdout.split()
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
+            if line.startswith(f"{field}:"):
                 peak = int(line.split()[1])
     except OSError:
         return 0
-    return max([peak, *(tree_rss(int(child)) for child in children)])
+    return max([peak, *(tree_rss(int(child), field) for child in children)])
+
+
+def disk_sizes(instance: Path) -> tuple[int, int]:
+    """Bytes on disk of the index files (with their WAL) and of the parse cache."""
+    index = parse = 0
+    for path in instance.rglob("*"):
+        if not path.is_file():
+            continue
+        if path.name.startswith(("parsed.sqlite", "documents.sqlite")):
+            parse += path.stat().st_size
+        elif ".sqlite" in path.name and path.parent.name == "index":
+            index += path.stat().st_size
+    return index, parse
+
+
+AUTH: dict[str, str] = {}  # an editor's token: drafts are read by editors only
 
 
 def fetch(connection: http.client.HTTPConnection, path: str) -> tuple[int, bytes]:
-    connection.request("GET", quote(path, safe="/?=&[]+,-_.%"))
+    headers = AUTH if "ref=cms/" in path else {}
+    connection.request("GET", quote(path, safe="/?=&[]+,-_.%"), headers=headers)
     response = connection.getresponse()
     return response.status, response.read()
 
@@ -102,8 +123,9 @@ def git(repo: Path, *args: str, stdin: str | None = None, env: dict | None = Non
     return result.stdout.strip()
 
 
-def outside_commit(repo: Path, path: str, text: str) -> str:
-    """Commit one file on main with plumbing, as a push would: the work tree is not touched."""
+def outside_commit(repo: Path, path: str, text: str, ref: str = "refs/heads/main") -> str:
+    """Commit one file on main with plumbing, as a push would, and point ``ref`` at it: the
+    work tree is not touched."""
     with tempfile.NamedTemporaryFile() as index_file:
         env = {**os.environ, "GIT_INDEX_FILE": index_file.name}
         head = git(repo, "rev-parse", "refs/heads/main")
@@ -112,8 +134,90 @@ def outside_commit(repo: Path, path: str, text: str) -> str:
         git(repo, "update-index", "--add", "--cacheinfo", f"100644,{blob},{path}", env=env)
         tree = git(repo, "write-tree", env=env)
         commit = git(repo, "commit-tree", tree, "-p", head, "-m", f"Bench: edit {path}")
-        git(repo, "update-ref", "refs/heads/main", commit, head)
+        git(repo, "update-ref", ref, commit, *([head] if ref == "refs/heads/main" else []))
         return commit
+
+
+def commit_count(repo: Path) -> int:
+    return int(git(repo, "rev-list", "--count", "refs/heads/main"))
+
+
+def draft_branch(repo: Path, slug: str) -> str:
+    """A draft as the editor makes one: a branch of main with one entry changed."""
+    name = f"cms/articles/{slug}"
+    text = "---\ntitle: Brouillon du banc d’essai\ndate: 2024-01-01\n---\nTexte.\n"
+    outside_commit(repo, f"articles/{slug}.md", text, ref=f"refs/heads/{name}")
+    return name
+
+
+def compare_with_decap_server(
+    server: Server, repo: Path, slugs: list[str], rng: random.Random, n: int, concurrency: int
+) -> None:
+    """One entry, with ``concurrency`` connections: this server's API and the reference
+    decap-server (npm, fs mode, reading the work tree) on the same site, one after the other."""
+    node = ROOT / "tests" / "node"
+    script = node / "node_modules" / "decap-server" / "dist" / "index.js"
+    if not script.exists():
+        subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=node, check=True)
+    port = free_port()
+    env = {
+        **os.environ,
+        "MODE": "fs",
+        "GIT_REPO_DIRECTORY": str(repo),
+        "PORT": str(port),
+        "BIND_HOST": "127.0.0.1",
+        "LOG_LEVEL": "error",
+    }
+    process = subprocess.Popen(["node", str(script)], env=env, cwd=node)
+    try:
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        picked = [rng.choice(slugs) for _ in range(n)]
+        bodies = [
+            json.dumps(
+                {"action": "getEntry", "params": {"branch": "main", "path": f"articles/{s}.md"}}
+            )
+            for s in picked
+        ]
+
+        def decap(share: list[str]) -> None:
+            connection = http.client.HTTPConnection("127.0.0.1", port)
+            for body in share:
+                connection.request("POST", "/api/v1", body, {"Content-Type": "application/json"})
+                response = connection.getresponse()
+                assert response.status == 200 and b'"data":"---' in response.read()
+            connection.close()
+
+        def timed(run, items: list[str]) -> float:
+            threads = [
+                threading.Thread(target=run, args=(items[i::concurrency],))
+                for i in range(concurrency)
+            ]
+            start = time.perf_counter()
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            return len(items) / (time.perf_counter() - start)
+
+        timed(decap, bodies[:100])
+        reference = timed(decap, bodies)
+        ours = run_concurrent(
+            server,
+            [f"/api/v1/collections/articles/entries/{s}?___={i}" for i, s in enumerate(picked)],
+            concurrency,
+        )
+        print(
+            f"one entry, {concurrency} connections: this server {ours:.0f} req/s, "
+            f"decap-server (fs) {reference:.0f} req/s: x{ours / reference:.1f}"
+        )
+    finally:
+        process.terminate()
+        process.wait(10)
 
 
 def main() -> None:
@@ -122,6 +226,28 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=1000)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--updates", type=int, default=20)
+    parser.add_argument(
+        "--other-requests",
+        type=int,
+        default=200,
+        help="requests of each scenario at a draft branch or an old commit",
+    )
+    parser.add_argument(
+        "--no-decap", action="store_true", help="skip the comparison with decap-server"
+    )
+    parser.add_argument(
+        "--other-concurrency",
+        type=int,
+        default=8,
+        help="connections at once for the requests at a draft branch or an old commit",
+    )
+    parser.add_argument("--only", help="run only the scenarios whose name holds this text")
+    parser.add_argument(
+        "--instance",
+        type=Path,
+        help="the server's CMS_INSTANCE (kept; an index built there is reused, the build "
+        "time is then a restart's)",
+    )
     args = parser.parse_args()
     repo = args.repo.resolve()
     rng = random.Random(11)
@@ -130,14 +256,18 @@ def main() -> None:
         Path(p).stem for p in git(repo, "ls-tree", "--name-only", original, "articles/").split()
     ]
     with tempfile.TemporaryDirectory() as scratch:
+        instance = args.instance or Path(scratch) / "instance"
+        _, token = TokenStore(instance).create("Bench", "editor", "bench@example.org")
+        AUTH["Authorization"] = f"Bearer {token}"
         started = time.monotonic()
-        server = Server(repo, Path(scratch) / "instance")
-        peak = [0]
+        server = Server(repo, instance)
+        peak, now = [0], [0]  # the largest RSS ever, and since `now` was last set to 0
         done = threading.Event()
 
         def sample() -> None:
             while not done.is_set():
                 peak[0] = max(peak[0], tree_rss(server.process.pid))
+                now[0] = max(now[0], tree_rss(server.process.pid, "VmRSS"))
                 time.sleep(0.05)
 
         sampler = threading.Thread(target=sample, daemon=True)
@@ -188,20 +318,46 @@ def main() -> None:
                 "search, a word and a prefix": [
                     f"/api/v1/search?q={word()}+{word()[:5]}&_={i}" for i in range(n)
                 ],
+                f"search, the most common word ({COMMON})": [
+                    f"/api/v1/search?q={COMMON}&_={i}" for i in range(n)
+                ],
             }
+            # The same requests at a draft branch (the published branch and one commit) and at
+            # an old commit of the published branch: neither is the index's own commit.
+            draft = draft_branch(repo, rng.choice(slugs))
+            old = git(repo, "rev-parse", f"{original}~{min(100, commit_count(repo) - 1)}")
+            m = args.other_requests
+            for label, ref in (("a draft branch", draft), ("an old commit", old)):
+                scenarios[f"page of 20, one author, by date, at {label}"] = [
+                    f"{path}&ref={ref}" for path in scenarios["page of 20, one author, by date"][:m]
+                ]
+                scenarios[f"search, one word, at {label}"] = [
+                    f"{path}&ref={ref}" for path in scenarios["search, one word"][:m]
+                ]
             print(f"{n} requests each, every one a different URL; concurrency {args.concurrency}")
-            print("| request | p50 ms | p95 ms | sequential req/s | concurrent req/s |")
-            print("|---|---|---|---|---|")
+            print(
+                "| request | p50 ms | p95 ms | sequential req/s | concurrent req/s "
+                "| largest RSS meanwhile, MB |"
+            )
+            print("|---|---|---|---|---|---|")
             for name, paths in scenarios.items():
-                run_sequential(server, paths[:50])  # both workers' connections and caches
+                if args.only and args.only not in name:
+                    continue
+                now[0] = 0
+                run_sequential(server, paths[: min(50, len(paths) // 4)])  # connections, caches
                 timings = run_sequential(server, paths)
                 fresh = [p.replace("_=", "__=") for p in paths]
-                rate = run_concurrent(server, fresh, args.concurrency)
+                other = " at a" in name
+                rate = run_concurrent(
+                    server, fresh, args.other_concurrency if other else args.concurrency
+                )
                 print(
                     f"| {name} | {statistics.median(timings):.2f} | "
                     f"{percentile(timings, 0.95):.2f} | "
-                    f"{1000 / statistics.mean(timings):.0f} | {rate:.0f} |"
+                    f"{1000 / statistics.mean(timings):.0f} | {rate:.0f} | "
+                    f"{now[0] / 1024:.0f} |"
                 )
+            git(repo, "branch", "-D", draft)
 
             updates = []
             for step in range(args.updates):
@@ -221,6 +377,12 @@ def main() -> None:
                 f"incremental update (one-file commit made outside, then the next list read): "
                 f"p50 {statistics.median(updates):.1f} ms, max {max(updates):.1f} ms"
             )
+            index_bytes, parse_bytes = disk_sizes(instance)
+            print(
+                f"on disk: index {index_bytes / 1e6:.0f} MB, parse cache {parse_bytes / 1e6:.0f} MB"
+            )
+            if not args.no_decap:
+                compare_with_decap_server(server, repo, slugs, rng, n, args.concurrency)
             done.set()
             sampler.join()
             print(f"peak RSS of any server process: {peak[0] / 1024:.0f} MB")
