@@ -125,3 +125,63 @@ def test_split_is_lossless_and_values_round_trip(data, body, newline) -> None:
     assert doc.head + doc.matter + doc.tail + doc.body == text
     assert doc.data == data
     assert doc.body == body
+
+
+YAML_PIECES = [
+    "title: Élan « pérennisation » d’intérêt général",
+    "yes: on",
+    "n: 0o17",
+    "m: 017",
+    "x: 1_000",
+    "h: 0x1F",
+    "f: .inf",
+    "t: ~",
+    "d: 2024-01-02",
+    "dt: 2018-01-15 23:00:00 +01:00",
+    "time: 1:20",
+    "q: 'it''s'",
+    'e: "a\\tb\\u00e9\\x41"',
+    "list:\n  - a\n  - 'b: c'\n  - [1, 2, {k: v}]",
+    "map: {a: 1, b: [x, y]}",
+    "empty:",
+    "anchor: &a {k: 1}\nref: *a",
+    "folded: >\n  un\n  deux\n",
+    "lit: |-\n  un\n  deux",
+    "bad: [unclosed",
+    "dup: 1\ndup: 2",
+    "tabbed: x\t",
+    "nel: a\u0085b",
+    "ls: a\u2028b",
+    "url: http://exemple.fr:80/a?b=c#d",
+    "colon: a:b",
+    "key with spaces: v",
+    "? complex\n: v",
+    "- not a mapping",
+    "%YAML 1.2\n---\na: 1",
+    "!!str 12: v",
+    "bin: !!binary aGk=",
+    "'quoted key': 'v'",
+    "num: -.5e3",
+    "bools: [true, False, TRUE, yes, No]",
+]
+
+
+@given(st.lists(st.sampled_from(YAML_PIECES), max_size=6, unique=True))
+def test_the_quick_parser_reads_what_the_reference_reads(pieces: list[str]) -> None:
+    """libyaml's parser (ruamel.yaml.clib) is used when it is installed; on every text it
+    reads, the data is what ruamel's pure parser gives, and every text it cannot read the same
+    way goes to the pure parser (same data, same problems)."""
+    from cms.content import document
+
+    text = "---\n" + "\n".join(pieces) + "\n---\nCorps.\n"
+    assert document._quick("title: Élan\ntags: [a, b]")[0]  # clib is installed with the project
+    quick = document.parse(text.encode())
+    reference_loader = document._LOADERS.quick
+    document._LOADERS.quick = None
+    try:
+        reference = document.parse(text.encode())
+    finally:
+        document._LOADERS.quick = reference_loader
+    assert quick.data == reference.data
+    assert quick.problems == reference.problems
+    assert quick.body == reference.body
