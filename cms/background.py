@@ -12,6 +12,7 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
+import sqlite3
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -122,18 +123,40 @@ class ScheduleTask:
         )
 
 
+PRUNE_EVERY = 3600.0  # seconds between two prunings of the parse cache
+
+
 class IndexTask:
     """Move the published branch's index when the branch moved without a write of this
-    server (a fetch from the remote, another process, a person with git)."""
+    server (a fetch from the remote, another process, a person with git); and, once the index
+    is built and then every ``prune_every`` seconds, drop from the parse cache the files no
+    ref holds (one worker at a time)."""
 
-    def __init__(self, catalog: Catalog) -> None:
+    def __init__(self, catalog: Catalog, prune_every: float = PRUNE_EVERY) -> None:
         self.catalog = catalog
+        self.prune_every = prune_every
+        self.pruned_at: float | None = None
 
     def tick(self) -> None:
         try:
             self.catalog.follow()
         except CMSError as error:
             log.warning("index not moved: %s", error.message)
+        now = time.monotonic()
+        if self.catalog.ready() and (
+            self.pruned_at is None or now - self.pruned_at >= self.prune_every
+        ):
+            self.pruned_at = now
+            with exclusive(self.catalog.folder / "prune.lock") as mine:
+                if not mine:
+                    return
+                try:
+                    dropped = self.catalog.prune()
+                except (CMSError, sqlite3.Error) as error:
+                    log.warning("parse cache not pruned: %s", error)
+                    return
+                if dropped:
+                    log.info("parse cache: %d parses of files no ref holds dropped", dropped)
 
 
 class Background:

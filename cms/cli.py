@@ -160,7 +160,7 @@ def index_rebuild() -> None:
     """Build the index from nothing and put it in place of the old one at once.
 
     Files parsed before (by any branch) come from the parse cache; delete
-    CMS_INSTANCE/index/documents.sqlite to parse everything again.
+    CMS_INSTANCE/index/parsed.sqlite to parse everything again.
     """
     import time
 

@@ -364,12 +364,15 @@ def test_a_path_named_like_a_file_is_refused(hostile) -> None:
 
 
 def test_parses_made_by_older_rules_are_dropped(tmp_path) -> None:
-    from cms.content.parsed import Documents
+    from cms.content.parsed import Documents, pack
 
-    path = tmp_path / "documents.sqlite"
+    path = tmp_path / "parsed.sqlite"
     documents = Documents(path, lambda blob: b"---\ntitle: New\n---\n")
     db = documents._connection()
-    db.execute("INSERT INTO docs VALUES ('b1', 'frontmatter', '{\"title\": \"Old\"}', '', '[]')")
+    db.execute(
+        "INSERT INTO docs VALUES (?, 'frontmatter', ?)",
+        (bytes.fromhex("b1"), pack('{"title": "Old"}', "", "[]")),
+    )
     db.execute("UPDATE meta SET value = '1' WHERE key = 'parser'")
     documents.close()
     reopened = Documents(path, lambda blob: b"---\ntitle: New\n---\n")

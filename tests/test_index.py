@@ -10,14 +10,19 @@ import signal
 import subprocess
 import sys
 import time
+import zlib
 from pathlib import Path
 
 import pytest
 
+from cms.background import IndexTask
 from cms.content import ContentService, Query
+from cms.content.parsed import pack, unpack
 from cms.content.query import OPERATORS
 from cms.content.service import relation_key
 from cms.index import Catalog, Index
+from cms.index.catalog import items
+from cms.index.limit import QueryTooSlow
 from cms.storage import GitStore
 from tests.conftest import Site, bearer, close_app, make_app
 
@@ -165,6 +170,8 @@ def test_index_answers_like_a_full_scan(tmp_path: Path) -> None:
         catalog.rebuild()
         snap = catalog.service.snapshot()
         rng = random.Random(seed)
+        statements: list[str] = []
+        catalog.current().db.set_trace_callback(statements.append)
         for name in ("articles", "auteurs", "pages"):
             collection = snap.collection(name)
             everything = snap.entries(collection)
@@ -182,12 +189,172 @@ def test_index_answers_like_a_full_scan(tmp_path: Path) -> None:
                 assert [e.fields for e in page.entries] == [e.fields for e in expected.entries]
                 assert [e.problems for e in page.entries] == [e.problems for e in expected.entries]
                 checked += 1
+        catalog.current().db.set_trace_callback(None)
+        # Filtered, sorted pages were made both ways: walking the sort index, and sorting.
+        walked = [s for s in statements if "s0.entry IN temp.matched" in s]
+        assert walked and len(walked) < len([s for s in statements if "temp.matched" in s]) / 2
         with_history = snap.with_history(snap.entries(snap.collection("articles"))[:5])
         page, _ = catalog.page(snap, "articles", Query(page_size=5), follow=False)
         assert [e.change for e in page.entries] == [e.change for e in with_history]
         catalog.close()
         catalog.store.close()
     assert checked > 600
+
+
+def other_commits(site: Site, rng: random.Random) -> dict[str, str]:
+    """Commits that are not the branch's head, as the API reads them: a draft branched from
+    an older head, a draft of the current head, and an old commit of the branch."""
+    old = site.head
+    site.repo.git.checkout("-q", "-b", "cms/articles/behind")
+    random_commit(site, rng)
+    random_commit(site, rng)
+    site.repo.git.checkout("-q", "main")
+    random_commit(site, rng)
+    site.repo.git.checkout("-q", "-b", "cms/articles/ahead")
+    random_commit(site, rng)
+    site.repo.git.checkout("-q", "main")
+    return {
+        "draft of an older head": site.repo.commit("cms/articles/behind").hexsha,
+        "draft of the head": site.repo.commit("cms/articles/ahead").hexsha,
+        "old commit": old,
+    }
+
+
+def same_page(catalog: Catalog, snap, args: dict, name: str = "articles") -> None:
+    """The index's page at the snapshot's commit is ``Query.run``'s over every entry."""
+    collection = snap.collection(name)
+    try:
+        query = Query.parse(args, collection)
+    except Exception:
+        return  # a value the parser refuses: a 400 either way
+    expected = query.run(snap.entries(collection))
+    page, commit = catalog.page(snap, name, query, follow=False)
+    assert commit == snap.commit
+    assert page.total == expected.total, args
+    assert [e.slug for e in page.entries] == [e.slug for e in expected.entries], args
+    assert [e.fields for e in page.entries] == [e.fields for e in expected.entries]
+    assert [e.problems for e in page.entries] == [e.problems for e in expected.entries]
+
+
+@pytest.mark.parametrize("seed", range(2))
+def test_drafts_and_old_commits_answer_like_a_full_scan_and_leave_nothing(
+    tmp_path: Path, seed: int
+) -> None:
+    """At a draft or an old commit, read through the branch index moved there and back: every
+    random query gets ``Query.run``'s page, search pages and history are those of an index
+    built at that commit, and the branch index is left exactly as it was."""
+    rng = random.Random(seed)
+    site = generated_site(tmp_path / "site", seed, count=60)
+    catalog = catalog_of(site.path, tmp_path / "index")
+    catalog.rebuild()
+    commits = other_commits(site, rng)
+    before = dump(catalog)
+    assert before["meta"]["commit"] == site.head
+    for label, commit in commits.items():
+        snap = catalog.service.snapshot_at(commit)
+        for _ in range(150):
+            same_page(catalog, snap, random_query(rng, snap.collection("articles")))
+        with_history = snap.with_history(snap.entries(snap.collection("articles"))[:5])
+        page, _ = catalog.page(snap, "articles", Query(page_size=5), follow=False)
+        assert [e.change for e in page.entries] == [e.change for e in with_history], label
+        site.repo.git.checkout("-q", "-B", "built", commit)
+        fresh = Catalog(
+            ContentService(GitStore(site.path, branch="built"), "admin/config.yml"),
+            tmp_path / f"fresh-{len(label)}",
+        )
+        fresh.rebuild()
+        site.repo.git.checkout("-q", "main")
+        for word in WORDS[:6]:
+            hits, _ = catalog.search(snap, word, ["articles", "auteurs"], 1, 50, follow=False)
+            expected, _ = fresh.search(snap, word, ["articles", "auteurs"], 1, 50, follow=False)
+            assert [(h.entry.slug, h.score, h.snippet) for h in hits.hits] == [
+                (h.entry.slug, h.score, h.snippet) for h in expected.hits
+            ], (label, word)
+        fresh.close()
+        fresh.store.close()
+        assert dump(catalog) == before, label
+    assert not catalog._copies._items  # every one was near: no copy was made
+    catalog.close()
+    catalog.store.close()
+
+
+def test_a_time_limit_stops_queries_and_changes_nothing(tmp_path: Path) -> None:
+    """Under a time limit that stops most queries, at the branch head and at other commits,
+    each random query is either answered as ``Query.run`` answers it or stopped with
+    QueryTooSlow; the index is left as it was and answers every query once the limit is
+    lifted."""
+    rng = random.Random(5)
+    site = generated_site(tmp_path / "site", 5, count=120)
+    catalog = catalog_of(site.path, tmp_path / "index")
+    catalog.rebuild()
+    commits = [*other_commits(site, rng).values(), site.head]
+    before = dump(catalog)
+    stopped = answered = 0
+    queries = []
+    for commit in commits:
+        snap = catalog.service.snapshot_at(commit)
+        for _ in range(40):
+            args = random_query(rng, snap.collection("articles"))
+            queries.append((snap, args))
+            catalog.time_limit = 0.000001
+            try:
+                same_page(catalog, snap, args)
+                answered += 1
+            except QueryTooSlow:
+                stopped += 1
+            try:
+                catalog.search(snap, "école", ["articles"], 1, 10, follow=False)
+            except QueryTooSlow:
+                stopped += 1
+            catalog.time_limit = 0
+    assert stopped > 40 and answered > 0
+    assert dump(catalog) == before
+    for snap, args in queries:
+        same_page(catalog, snap, args)
+    catalog.close()
+    catalog.store.close()
+
+
+def test_the_parse_cache_is_compressed_and_pruned_of_files_no_ref_holds(tmp_path: Path) -> None:
+    site = generated_site(tmp_path / "site", 3, count=60)
+    catalog = catalog_of(site.path, tmp_path / "index")
+    catalog.rebuild()
+    first = site.head
+    site.commit(
+        {
+            f"articles/{p.name}": "---\ntitle: Nouveau\n---\n"
+            for p in sorted((site.path / "articles").glob("*.md"))[:7]
+        },
+        "Edit seven",
+    )
+    catalog.current()  # parses the new files
+    site.repo.create_head("cms/articles/old", first)
+    db = catalog.documents._connection()
+    stored = lambda: {blob.hex() for (blob,) in db.execute("SELECT blob FROM docs")}  # noqa: E731
+    parsed_before = stored()
+    task = IndexTask(catalog)
+    task.tick()  # the first tick prunes: both refs hold every parsed file but one kind
+    kept = stored()
+    at = {
+        head: {i.blob for i in items(catalog.service.snapshot_at(head))}
+        for head in (first, site.head)
+    }
+    assert kept == (at[first] | at[site.head]) & parsed_before
+    site.repo.delete_head("cms/articles/old", force=True)
+    task.tick()  # not an hour later: nothing happens
+    assert stored() == kept
+    assert catalog.prune() == len(at[first] - at[site.head])
+    assert stored() == at[site.head]
+    snap = catalog.service.snapshot_at(first)  # an old commit is still read (parsed again)
+    for args in ({}, {"sort": ["-title"]}, {"filter[title][contains]": ["é"]}):
+        same_page(catalog, snap, args)
+    row = db.execute("SELECT parse FROM docs LIMIT 1").fetchone()[0]
+    assert zlib.decompress(row)  # rows are compressed
+    text = "Élan « pérennisation » \0 d’intérêt général " * 40
+    assert unpack(pack('{"a":1}', text, "[]")) == ('{"a":1}', text, "[]")
+    assert len(pack("{}", text, "[]")) < len(text.encode()) / 4
+    catalog.close()
+    catalog.store.close()
 
 
 def test_include_matches_the_scan_in_a_constant_number_of_queries(tmp_path: Path) -> None:
@@ -343,7 +510,11 @@ CRASH = """
 import os, signal, sys
 from pathlib import Path
 from cms.content import ContentService
+from cms.background import IndexTask
+from cms.content.parsed import pack, unpack
 from cms.index import Catalog, Index
+from cms.index.catalog import items
+from cms.index.limit import QueryTooSlow
 from cms.storage import GitStore
 
 original = Index.insert
@@ -456,7 +627,7 @@ def test_outside_commits_are_served_by_the_next_read(sample_copy, tmp_path: Path
     assert client.get("/readyz").headers["X-Content-Commit"] == commit
 
 
-def test_other_refs_are_answered_from_a_copy(sample_copy, tmp_path: Path) -> None:
+def test_other_refs_are_answered_at_their_commit(sample_copy, tmp_path: Path) -> None:
     first = sample_copy.head
     sample_copy.commit({"docs/zanzibar.md": "---\ntitle: Zanzibar\n---\nUne île.\n"})
     app = make_app(sample_copy.path, tmp_path / "instance")

@@ -3,7 +3,9 @@
 The cache is a SQLite file of its own under ``CMS_INSTANCE/index``, shared by every branch,
 commit and process: a blob's parse depends only on its bytes and its format, so what one
 branch parsed serves all the others, and a restart keeps it. It is content-addressed, so it is
-never invalid; losing it only costs parsing again.
+never invalid; losing it only costs parsing again. A row is the blob's binary id and the
+parse, compressed (French prose takes a third of its size); ``prune`` drops the parses of
+files that no ref holds any more.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import os
 import sqlite3
 import threading
 import time
+import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,18 +28,30 @@ from cms.storage.git import LRU
 # Parse rules: when they change (limits on nesting and aliases were added in 2), parses made
 # by the old rules are dropped when the cache is opened.
 PARSER_VERSION = "2"
+FILE = "parsed.sqlite"
+OLD_FILES = ("documents.sqlite", "documents.sqlite-wal", "documents.sqlite-shm")
 
 SCHEMA = """
+PRAGMA auto_vacuum = INCREMENTAL;
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS docs (
-    blob TEXT NOT NULL,
+    blob BLOB NOT NULL,
     format TEXT NOT NULL,
-    data TEXT NOT NULL,
-    body TEXT NOT NULL,
-    problems TEXT NOT NULL,
+    parse BLOB NOT NULL,
     PRIMARY KEY (blob, format)
 ) WITHOUT ROWID;
 """
+
+
+def pack(data: str, body: str, problems: str) -> bytes:
+    """The three columns of a parse in one compressed value (JSON never holds a raw NUL, so
+    the first two end at one; the body, last, may hold anything)."""
+    return zlib.compress(f"{data}\0{problems}\0{body}".encode(), 1)
+
+
+def unpack(packed: bytes) -> tuple[str, str, str]:
+    data, problems, body = zlib.decompress(packed).decode().split("\0", 2)
+    return data, body, problems
 
 
 @dataclass(frozen=True)
@@ -104,6 +119,9 @@ class Documents:
             20_000, max_bytes=128 << 20, weigh=lambda p: len(p.body) + 512
         )
         path.parent.mkdir(parents=True, exist_ok=True)
+        for old in OLD_FILES:  # the cache's earlier layout, one file of uncompressed text
+            if not old.startswith(path.name):
+                (path.parent / old).unlink(missing_ok=True)
         db = self._connection()
         db.executescript(SCHEMA)
         db.execute("BEGIN IMMEDIATE")
@@ -132,12 +150,17 @@ class Documents:
         if cached is not None:
             return cached
         db = self._connection()
-        row = db.execute(
-            "SELECT data, body, problems FROM docs WHERE blob = ? AND format = ?", key
+        found = db.execute(
+            "SELECT parse FROM docs WHERE blob = ? AND format = ?", (bytes.fromhex(blob), fmt)
         ).fetchone()
-        if row is None:
+        if found is None:
             row = parse_blob(self.read_blob(blob), fmt)
-            db.execute("INSERT OR IGNORE INTO docs VALUES (?, ?, ?, ?, ?)", (*key, *row))
+            db.execute(
+                "INSERT OR IGNORE INTO docs VALUES (?, ?, ?)",
+                (bytes.fromhex(blob), fmt, pack(*row)),
+            )
+        else:
+            row = unpack(found[0])
         return self._memory.put(key, self.load(row))
 
     @staticmethod
@@ -147,22 +170,27 @@ class Documents:
     def missing(self, wanted: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
         """The (blob, format) pairs that have never been parsed."""
         db = self._connection()
-        db.execute("CREATE TEMP TABLE IF NOT EXISTS wanted (blob TEXT, format TEXT)")
+        db.execute("CREATE TEMP TABLE IF NOT EXISTS wanted (blob BLOB, format TEXT)")
         db.execute("DELETE FROM temp.wanted")
-        db.executemany("INSERT INTO temp.wanted VALUES (?, ?)", wanted)
+        db.executemany(
+            "INSERT INTO temp.wanted VALUES (?, ?)", ((bytes.fromhex(b), f) for b, f in wanted)
+        )
         rows = db.execute(
             "SELECT DISTINCT w.blob, w.format FROM temp.wanted w WHERE NOT EXISTS "
             "(SELECT 1 FROM docs d WHERE d.blob = w.blob AND d.format = w.format)"
         ).fetchall()
         db.execute("DELETE FROM temp.wanted")
-        return rows
+        return [(blob.hex(), fmt) for blob, fmt in rows]
 
-    def store(self, rows: Iterable[tuple[str, str, str, str, str]]) -> None:
-        """Keep parse results (blob, format, data, body, problems), in one transaction."""
+    def store(self, rows: Iterable[tuple[str, str, bytes]]) -> None:
+        """Keep parse results (blob, format, ``pack``ed parse), in one transaction."""
         db = self._connection()
         db.execute("BEGIN")
         try:
-            db.executemany("INSERT OR IGNORE INTO docs VALUES (?, ?, ?, ?, ?)", rows)
+            db.executemany(
+                "INSERT OR IGNORE INTO docs VALUES (?, ?, ?)",
+                ((bytes.fromhex(blob), fmt, packed) for blob, fmt, packed in rows),
+            )
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
@@ -184,14 +212,35 @@ class Documents:
         self, db: sqlite3.Connection, keys: list[tuple[str, str]]
     ) -> Iterator[tuple[str, str, Parsed]]:
         wanted = set(keys)
-        blobs = sorted({blob for blob, _ in keys})
+        blobs = sorted({bytes.fromhex(blob) for blob, _ in keys})
         marks = ",".join("?" * len(blobs))
-        found = db.execute(
-            f"SELECT blob, format, data, body, problems FROM docs WHERE blob IN ({marks})", blobs
-        )
-        for blob, fmt, *row in found:
+        found = db.execute(f"SELECT blob, format, parse FROM docs WHERE blob IN ({marks})", blobs)
+        for raw, fmt, packed in found:
+            blob = raw.hex()
             if (blob, fmt) in wanted:
-                yield blob, fmt, self.load(tuple(row))  # type: ignore[arg-type]
+                yield blob, fmt, self.load(unpack(packed))
+
+    def prune(self, keep: Iterable[str]) -> int:
+        """Drop the parses of every blob not in ``keep`` (the files some ref holds), and give
+        the space back to the file system; returns how many were dropped."""
+        db = self._connection()
+        db.execute("CREATE TEMP TABLE IF NOT EXISTS keep (blob BLOB PRIMARY KEY)")
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.execute("DELETE FROM temp.keep")
+            db.executemany(
+                "INSERT OR IGNORE INTO temp.keep VALUES (?)", ((bytes.fromhex(b),) for b in keep)
+            )
+            dropped = db.execute(
+                "DELETE FROM docs WHERE blob NOT IN (SELECT blob FROM temp.keep)"
+            ).rowcount
+            db.execute("DELETE FROM temp.keep")
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("PRAGMA incremental_vacuum")
+        return dropped
 
     def close(self) -> None:
         with self._open_lock:

@@ -27,7 +27,8 @@ from pathlib import Path
 from urllib.parse import quote
 
 from cms.content.entry import Entry
-from cms.content.parsed import Documents, connect, parse_blob
+from cms.content.parsed import FILE as PARSED_FILE
+from cms.content.parsed import Documents, connect, pack, parse_blob
 from cms.content.query import Page, Query
 from cms.content.service import ContentService, Snapshot, nfc, relation_key
 from cms.errors import CMSError, NotFound, RepositoryError
@@ -36,12 +37,15 @@ from cms.index.limit import time_limit
 from cms.index.rows import index_path
 from cms.model import Collection, Model
 from cms.model.widgets import RelationWidget
-from cms.storage.git import LRU, Change
+from cms.storage.git import LRU, Change, FileChange
 
 Progress = Callable[[str, int, int], None]
 PARALLEL_PARSE = 2_000  # below this many files to parse, one process is quicker
 CHUNK = 256
-MEMORY_BUDGET = 256 << 20
+# A commit whose files differ from the branch index's in at most this many paths is read
+# through the branch index moved there and back; one further away, from a copy on disk.
+NEAR = 2_000
+COPIES = 2  # copies on disk kept per process, for the commits furthest away
 READY_WAIT = 5.0  # seconds a list waits for an index being built before a 503
 log = logging.getLogger(__name__)
 
@@ -79,6 +83,24 @@ def pathspecs(model: Model) -> list[str]:
     return sorted(set(specs))
 
 
+@dataclass(frozen=True)
+class Move:
+    """Going from the commit ``old`` to ``new``: the files that differ (None: index
+    everything again), whether ``new`` descends from ``old``, and then the newest change of
+    each path in between, or else the paths changed on either side."""
+
+    old: str | None
+    new: str
+    changes: list[FileChange] | None
+    forward: bool
+    history: dict[str, Change]
+    crossed: set[str]
+
+    @property
+    def near(self) -> bool:
+        return self.changes is not None and len(self.changes) <= NEAR
+
+
 @dataclass
 class Status:
     path: Path
@@ -105,14 +127,13 @@ class Catalog:
         folder.mkdir(parents=True, exist_ok=True)
         self.path = folder / f"{quote(self.store.branch, safe='')}.sqlite"
         if service.documents is None:
-            service.documents = Documents(folder / "documents.sqlite", self.store.read_blob)
+            service.documents = Documents(folder / PARSED_FILE, self.store.read_blob)
         self.documents: Documents = service.documents
         self._local = threading.local()
         self._open: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
-        self._copies: LRU[str, Index] = LRU(
-            8, max_bytes=MEMORY_BUDGET, weigh=lambda index: index.size()
-        )
+        self._copies: LRU[str, Index] = LRU(COPIES)
+        self._moves: LRU[tuple[str, str], Move] = LRU(256)
         self._builder: threading.Thread | None = None
 
     def start(self) -> None:
@@ -190,7 +211,12 @@ class Catalog:
     @contextmanager
     def reading(self, snapshot: Snapshot, follow: bool) -> Iterator[tuple[Index, Snapshot]]:
         """An index at the snapshot's commit, inside a read transaction. With ``follow`` (the
-        request named the branch), a branch that moved meanwhile is read at its new head."""
+        request named the branch), a branch that moved meanwhile is read at its new head.
+
+        Another commit (a draft branch, an old commit) near the branch's head is read from the
+        branch index moved there inside a transaction that is then rolled back: the work is
+        that of its diff, and nothing of it stays. A commit further away is read from a copy
+        of the index on disk, moved there once and kept for the next reads."""
         index = self.current()
         with index.reading() as commit:
             if commit == snapshot.commit:
@@ -199,19 +225,30 @@ class Catalog:
             if follow and commit is not None and self.store.head() == commit:
                 yield index, self.service.snapshot_at(commit)
                 return
+            config = index.meta().get("config")
+        move = self._move(commit, snapshot.commit) if commit is not None else None
+        if move is not None and move.near and config == snapshot.config_sha:
+            with index.trying():
+                now = index.commit()
+                if now != commit:  # the branch index moved meanwhile
+                    move = self._move(now, snapshot.commit)
+                self._apply(index, move, snapshot)
+                yield index, snapshot
+            return
         copy = self._copy(snapshot)
         with copy.reading():
             yield copy, snapshot
 
     def _copy(self, snapshot: Snapshot) -> Index:
-        """An index at another commit: the branch index copied into memory and moved there."""
+        """An index at a commit far from the branch's: the branch index copied into a private
+        temporary database on disk (SQLite deletes it when it is closed) and moved there."""
         cached = self._copies.get(snapshot.commit)
         if cached is not None:
             return cached
         source = self.current()
-        memory = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
-        source.db.backup(memory)
-        copy = Index(memory, self.documents, lock=threading.Lock())
+        disk = sqlite3.connect("", isolation_level=None, check_same_thread=False)
+        source.db.backup(disk)
+        copy = Index(disk, self.documents, lock=threading.Lock())
         with copy.writing():
             self._update(copy, copy.commit(), snapshot)
         return self._copies.put(snapshot.commit, copy)
@@ -306,7 +343,7 @@ class Catalog:
             done = 0
             rows = []
             for (blob, fmt), (_, raw) in blobs:
-                rows.append((blob, fmt, *parse_blob(raw, fmt)))
+                rows.append((blob, fmt, pack(*parse_blob(raw, fmt))))
                 done += 1
                 if len(rows) == 500:
                     self.documents.store(rows)
@@ -343,45 +380,69 @@ class Catalog:
 
     def _update(self, index: Index, old: str | None, snapshot: Snapshot) -> None:
         """Move an index to the snapshot's commit (inside its write transaction)."""
-        meta = index.meta()
-        new = snapshot.commit
+        self._apply(index, self._move(old, snapshot.commit), snapshot)
+
+    def _move(self, old: str | None, new: str) -> Move:
+        """What git says about going from one commit to another: kept, as commits never
+        change (a draft read again and again asks git once)."""
+        key = (old or "", new)
+        found = self._moves.get(key)
+        if found is not None:
+            return found
         try:
             changes = self.store.diff(old, new) if old else None
         except RepositoryError:
             changes = None  # the old commit is gone (a rewritten history)
-        if changes is None or meta.get("config") != snapshot.config_sha:
+        history: dict[str, Change] = {}
+        crossed: set[str] = set()
+        if old and changes is not None and self.store.parents(new) == [old]:
+            # One commit on top (a write, a push of one commit): it is the last change of
+            # each file it changed, and git need not walk the history.
+            change = self.store.commit_info(new)
+            history = {file.path: change for file in changes}
+            return self._moves.put((old, new), Move(old, new, changes, True, history, crossed))
+        forward = bool(old) and self.store.is_ancestor(old, new)
+        snapshot = self.service.snapshot_at(new)
+        if forward:
+            for change, paths in self.store.log([f"{old}..{new}"], pathspecs(snapshot.model)):
+                for path in paths:
+                    history.setdefault(path, change)
+        elif old:
+            # Not a step forward (a reset, another branch): what changed on either side is
+            # looked up again when it is read.
+            crossed = {p for _, paths in self.store.log([f"{old}...{new}"], []) for p in paths}
+        return self._moves.put(key, Move(old, new, changes, forward, history, crossed))
+
+    def _apply(self, index: Index, move: Move, snapshot: Snapshot | None = None) -> None:
+        """Move an index along ``move`` (inside its write transaction)."""
+        snapshot = snapshot or self.service.snapshot_at(move.new)
+        meta = index.meta()
+        if move.changes is None or meta.get("config") != snapshot.config_sha:
             known = index.known_changes()
             index.delete_all()
             everything = list(items(snapshot))
             self.parse(everything)
-            index.insert(snapshot, self._with_documents(everything))
+            for start in range(0, len(everything), 1_000):
+                index.insert(snapshot, self._with_documents(everything[start : start + 1_000]))
             index.set_changes(known.items())
             touched = {path for path in known} | {item.path for item in everything}
         else:
-            gone = [change.path for change in changes]
+            gone = [change.path for change in move.changes]
             index.delete_paths(gone)
             added = [
                 item
-                for change in changes
+                for change in move.changes
                 if change.blob is not None
                 for item in items_at(snapshot, change.path, change.blob)
             ]
             self.parse(added)
             index.insert(snapshot, self._with_documents(added))
             touched = set(gone)
-        if old and self.store.is_ancestor(old, new):
-            newest: dict[str, Change] = {}
-            for change, paths in self.store.log([f"{old}..{new}"], pathspecs(snapshot.model)):
-                for path in paths:
-                    newest.setdefault(path, change)
-            index.set_changes(newest.items())
+        if move.forward:
+            index.set_changes(move.history.items())
         else:
-            # Not a step forward (a reset, another branch): what changed on either side is
-            # looked up again when it is read.
-            if old:
-                touched |= {p for _, paths in self.store.log([f"{old}...{new}"], []) for p in paths}
-            index.set_changes((path, None) for path in touched)
-        index.set_meta(version=VERSION, commit=new, config=snapshot.config_sha)
+            index.set_changes((path, None) for path in touched | move.crossed)
+        index.set_meta(version=VERSION, commit=move.new, config=snapshot.config_sha)
 
     # -- reading ------------------------------------------------------------------------------
 
@@ -442,10 +503,9 @@ class Catalog:
     ) -> tuple[Hits, str]:
         """The entries that match a full-text search, best first, with snippets."""
         with self.reading(snapshot, follow) as (index, at), time_limit(index.db, self.time_limit):
-            names = collections or [c.name for c in at.collections()]
-            for name in names:
-                at.collection(name)
-            found, total = index.search(text, names, page, page_size)
+            for name in collections:
+                at.collection(name)  # a NotFound for an unknown one
+            found, total = index.search(text, collections or None, page, page_size)
             entries = self._read(index, at, [entry_id for entry_id, _, _ in found])
         hits = []
         for entry, (_, score, snippet) in zip(entries, found, strict=True):
@@ -501,6 +561,20 @@ class Catalog:
             pass  # busy: the next read records it
         return [e.at(commit, found.get(e.path)) if e.change is None else e for e in entries]
 
+    # -- the parse cache --------------------------------------------------------------------------
+
+    def prune(self) -> int:
+        """Drop from the parse cache the files that no branch or tag holds (a ref whose config
+        cannot be read keeps nothing: its files are parsed again if it is ever read)."""
+        keep: set[str] = set()
+        for ref in self.store.refs():
+            try:
+                snapshot = self.service.snapshot_at(ref.commit)
+            except CMSError:
+                continue
+            keep.update(item.blob for item in items(snapshot))
+        return self.documents.prune(keep)
+
     # -- status ---------------------------------------------------------------------------------
 
     def status(self) -> Status:
@@ -555,9 +629,9 @@ class Changes:
         return self._found
 
 
-def parse_many(chunk: list[tuple[str, str, bytes]]) -> list[tuple[str, str, str, str, str]]:
-    """Parse a chunk of files in a worker process."""
-    return [(blob, fmt, *parse_blob(raw, fmt)) for blob, fmt, raw in chunk]
+def parse_many(chunk: list[tuple[str, str, bytes]]) -> list[tuple[str, str, bytes]]:
+    """Parse a chunk of files (in a worker process), packed for the parse cache."""
+    return [(blob, fmt, pack(*parse_blob(raw, fmt))) for blob, fmt, raw in chunk]
 
 
 def _log_progress(stage: str, done: int, total: int) -> None:

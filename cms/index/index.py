@@ -91,6 +91,8 @@ ENTRY_COLUMNS = (
 )
 MAX_QUERY_WORDS = 32
 _WORD = re.compile(r"\w+")
+# Walking one row of a sort index costs about a quarter of sorting one matched entry.
+WALK_COST = 4
 TIE_MARGIN = 50  # rows read past a search page's end, to see a tie that crosses it
 MARK_START, MARK_END = "\ue000", "\ue001"
 
@@ -160,6 +162,7 @@ class Index:
         self.db = db
         self.documents = documents
         self._kinds: dict[str, dict[str, str]] = {}
+        self._sizes: dict[tuple[str, str], int] = {}  # (commit, collection): visible entries
         # A copy in memory is one connection shared by threads: they take turns.
         self.lock: AbstractContextManager = lock or nullcontext()
 
@@ -204,6 +207,18 @@ class Index:
             finally:
                 if self.db.in_transaction:  # an interrupted query (time limit) ends it
                     self.db.execute("COMMIT")
+
+    @contextmanager
+    def trying(self) -> Iterator[None]:
+        """A write transaction that is always rolled back: what is read inside it sees the
+        changes made inside it, and nobody else ever does."""
+        with self.lock:
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            finally:
+                if self.db.in_transaction:  # an interrupted change may have ended it
+                    self.db.execute("ROLLBACK")
 
     @contextmanager
     def writing(self) -> Iterator[None]:
@@ -376,7 +391,9 @@ class Index:
             total = db.execute(
                 f"INSERT INTO temp.matched SELECT e.id FROM entries e WHERE {where}", params
             ).rowcount
-            plan = sorted_sql(collection, query, matched=True)
+            plan = sorted_sql(
+                collection, query, matched=True, walk=self._walk(collection, query, total)
+            )
         else:
             plan = sorted_sql(collection, query)
             total = db.execute(*plan.count).fetchone()[0]
@@ -389,6 +406,23 @@ class Index:
             rows = db.execute(sql, [*params, query.page_size - len(ids), max(0, start - present)])
             ids.extend(row[0] for row in rows)
         return ids, total
+
+    def _walk(self, collection: str, query: Query, matched: int) -> bool:
+        """Whether walking the sort index until the page is full (about ``page end ×
+        entries / matched`` rows) costs less than sorting the ``matched`` entries."""
+        if matched == 0:
+            return False
+        key = (self.commit() or "", collection)
+        size = self._sizes.get(key)
+        if size is None:
+            size = self.db.execute(
+                "SELECT count(*) FROM entries WHERE collection = ? AND visible = 1", (collection,)
+            ).fetchone()[0]
+            if len(self._sizes) > 64:
+                self._sizes.clear()
+            self._sizes[key] = size
+        walked = query.page * query.page_size * size / matched
+        return walked < WALK_COST * matched
 
     def related(
         self, collection: str, field: str, keys: list[str], slug: str | None = None
@@ -428,12 +462,14 @@ class Index:
         return found
 
     def search(
-        self, text: str, collections: list[str], page: int, page_size: int
+        self, text: str, collections: list[str] | None, page: int, page_size: int
     ) -> tuple[list[tuple[int, float, str]], int]:
-        """(entry id, score, snippet) of the best matches, and how many match."""
+        """(entry id, score, snippet) of the best matches (in ``collections``; None: in every
+        collection, without reading each match's collection), and how many match."""
         match = match_query(text)
+        collections = collections or []
         marks = ",".join("?" * len(collections))
-        where = f"search MATCH ? AND collection IN ({marks})"
+        where = f"search MATCH ? AND collection IN ({marks})" if collections else "search MATCH ?"
         # Equal scores are ordered by collection and slug: row ids differ between an index
         # rebuilt and one updated commit by commit, and their pages must not. FTS5 sorts by
         # rank itself (fast); the rows up to the page's end, and the rest of a tie that

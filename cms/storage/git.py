@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 # six digits.
 ANCESTRY = re.compile(r"(?:[~^][0-9]{0,6})+$")
 STEP = re.compile(r"([~^])([0-9]*)")
+FEW_BLOBS = 16  # read_blobs reads this many or fewer without starting a process
 REVISION = re.compile(r"[0-9a-f]{40}(?:\.\.[0-9a-f]{40})?|[0-9a-f]{40}\.\.\.[0-9a-f]{40}")
 
 K = TypeVar("K")
@@ -414,6 +415,10 @@ class GitStore:
             return (0, 0)
         return (found.st_mtime_ns, found.st_size)
 
+    def parents(self, sha: str) -> list[str]:
+        """The parents of a commit, read by this thread's running ``git cat-file``."""
+        return [parent.hexsha for parent in self.repo.commit(sha).parents]
+
     def commit_info(self, sha: str) -> Change:
         commit = self.repo.commit(sha)
         return Change(
@@ -695,7 +700,13 @@ class GitStore:
         return self._histories.put(key, versions)
 
     def read_blobs(self, shas: Iterable[str]) -> Iterator[tuple[str, bytes]]:
-        """(sha, content) of many blobs, streamed by one ``git cat-file --batch``."""
+        """(sha, content) of many blobs, streamed by one ``git cat-file --batch`` (a few are
+        read by this thread's running one, without starting a process)."""
+        wanted = list(shas)
+        if len(wanted) <= FEW_BLOBS:
+            for sha in wanted:
+                yield sha, self.read_blob(sha)
+            return
         process = command.popen(
             self.path,
             ["cat-file", "--batch"],
@@ -704,7 +715,6 @@ class GitStore:
             stderr=subprocess.DEVNULL,
         )
         assert process.stdin is not None and process.stdout is not None
-        wanted = list(shas)
 
         def feed() -> None:
             try:
