@@ -23,7 +23,6 @@ import http.client
 import json
 import os
 import random
-import socket
 import statistics
 import subprocess
 import sys
@@ -36,7 +35,7 @@ from urllib.parse import quote
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.generate import VOCABULARY, author_name
-from bench.server import ROOT, Server, free_port
+from bench.server import DecapServer, Server
 from cms.auth import TokenStore
 
 RUBRIQUES = ["actualité", "portrait", "dossier", "événement", "tribune"]
@@ -100,6 +99,17 @@ def run_sequential(server: Server, paths: list[str]) -> list[float]:
     return timings
 
 
+def concurrently(run, items: list, workers: int) -> float:
+    """Items per second when ``workers`` threads each ``run`` their share of ``items``."""
+    threads = [threading.Thread(target=run, args=(items[i::workers],)) for i in range(workers)]
+    start = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return len(items) / (time.perf_counter() - start)
+
+
 def run_concurrent(server: Server, paths: list[str], workers: int) -> float:
     def run(share: list[str]) -> None:
         connection = http.client.HTTPConnection(server.host, server.port)
@@ -107,13 +117,7 @@ def run_concurrent(server: Server, paths: list[str], workers: int) -> float:
             fetch(connection, path)
         connection.close()
 
-    threads = [threading.Thread(target=run, args=(paths[i::workers],)) for i in range(workers)]
-    start = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return len(paths) / (time.perf_counter() - start)
+    return concurrently(run, paths, workers)
 
 
 def git(repo: Path, *args: str, stdin: str | None = None, env: dict | None = None) -> str:
@@ -155,27 +159,8 @@ def compare_with_decap_server(
 ) -> None:
     """One entry, with ``concurrency`` connections: this server's API and the reference
     decap-server (npm, fs mode, reading the work tree) on the same site, one after the other."""
-    node = ROOT / "tests" / "node"
-    script = node / "node_modules" / "decap-server" / "dist" / "index.js"
-    if not script.exists():
-        subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=node, check=True)
-    port = free_port()
-    env = {
-        **os.environ,
-        "MODE": "fs",
-        "GIT_REPO_DIRECTORY": str(repo),
-        "PORT": str(port),
-        "BIND_HOST": "127.0.0.1",
-        "LOG_LEVEL": "error",
-    }
-    process = subprocess.Popen(["node", str(script)], env=env, cwd=node)
+    reference_server = DecapServer(repo, "fs")
     try:
-        for _ in range(100):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
-                break
-            except OSError:
-                time.sleep(0.1)
         picked = [rng.choice(slugs) for _ in range(n)]
         bodies = [
             json.dumps(
@@ -185,27 +170,15 @@ def compare_with_decap_server(
         ]
 
         def decap(share: list[str]) -> None:
-            connection = http.client.HTTPConnection("127.0.0.1", port)
+            connection = http.client.HTTPConnection("127.0.0.1", reference_server.port)
             for body in share:
                 connection.request("POST", "/api/v1", body, {"Content-Type": "application/json"})
                 response = connection.getresponse()
                 assert response.status == 200 and b'"data":"---' in response.read()
             connection.close()
 
-        def timed(run, items: list[str]) -> float:
-            threads = [
-                threading.Thread(target=run, args=(items[i::concurrency],))
-                for i in range(concurrency)
-            ]
-            start = time.perf_counter()
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join()
-            return len(items) / (time.perf_counter() - start)
-
-        timed(decap, bodies[:100])
-        reference = timed(decap, bodies)
+        concurrently(decap, bodies[:100], concurrency)
+        reference = concurrently(decap, bodies, concurrency)
         ours = run_concurrent(
             server,
             [f"/api/v1/collections/articles/entries/{s}?___={i}" for i, s in enumerate(picked)],
@@ -216,8 +189,7 @@ def compare_with_decap_server(
             f"decap-server (fs) {reference:.0f} req/s: x{ours / reference:.1f}"
         )
     finally:
-        process.terminate()
-        process.wait(10)
+        reference_server.stop()
 
 
 def main() -> None:

@@ -107,3 +107,39 @@ class Server:
 
     def __exit__(self, *_: object) -> None:
         self.stop()
+
+
+NODE = ROOT / "tests" / "node"
+
+
+class DecapServer:
+    """The reference ``decap-server`` (npm, installed from tests/node's lock file when missing)
+    in ``mode`` "fs" or "git" on ``repo``, on a free port of 127.0.0.1; stopped by stop()."""
+
+    def __init__(self, repo: Path, mode: str) -> None:
+        script = NODE / "node_modules" / "decap-server" / "dist" / "index.js"
+        if not script.exists():
+            subprocess.run(
+                ["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=NODE, check=True
+            )
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}/api/v1"
+        env = {
+            **os.environ,
+            "MODE": mode,
+            "GIT_REPO_DIRECTORY": str(repo),
+            "PORT": str(self.port),
+            "BIND_HOST": "127.0.0.1",
+            "LOG_LEVEL": "error",
+        }
+        self.process = subprocess.Popen(["node", str(script)], env=env, cwd=NODE)
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.1).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(10)

@@ -6,18 +6,14 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import shutil
-import socket
-import subprocess
-import time
 import urllib.request
 from pathlib import Path
 
 import git
 import pytest
 
-from cms.settings import PROJECT_ROOT
+from bench.server import DecapServer
 from tests.conftest import bearer, make_app
 
 CONFIG = """\
@@ -548,47 +544,14 @@ def test_a_body_over_the_limit_is_413_json(app, site) -> None:
 
 # -- compared with the reference decap-server -------------------------------------------------
 
-NODE = PROJECT_ROOT / "tests" / "node"
-
-
-def node_tools() -> Path:
-    """The test's node packages (decap-server), installed from the lock file when missing."""
-    server = NODE / "node_modules" / "decap-server" / "dist" / "index.js"
-    if not server.exists():
-        subprocess.run(
-            ["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=NODE, check=True
-        )
-    return server
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
 
 @pytest.fixture
 def reference(site, tmp_path):
     """decap-server in git mode on a clone of the same fixture."""
     clone = tmp_path / "reference"
     shutil.copytree(site.path, clone)
-    port = free_port()
-    env = {
-        **os.environ,
-        "MODE": "git",
-        "GIT_REPO_DIRECTORY": str(clone),
-        "PORT": str(port),
-        "BIND_HOST": "127.0.0.1",
-        "LOG_LEVEL": "error",
-    }
-    process = subprocess.Popen(["node", str(node_tools())], env=env, cwd=NODE)
-    url = f"http://127.0.0.1:{port}/api/v1"
-    for _ in range(100):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
-            break
-        except OSError:
-            time.sleep(0.1)
+    server = DecapServer(clone, "git")
+    url = server.url
 
     def call(action: str, **params):
         data = json.dumps({"action": action, "params": {"branch": "main", **params}}).encode()
@@ -600,8 +563,7 @@ def reference(site, tmp_path):
             return error.code, json.loads(error.read())
 
     yield call
-    process.terminate()
-    process.wait(10)
+    server.stop()
 
 
 def without_ids(value):
