@@ -150,15 +150,13 @@ class Documents:
         if cached is not None:
             return cached
         db = self._connection()
+        binary = bytes.fromhex(blob)
         found = db.execute(
-            "SELECT parse FROM docs WHERE blob = ? AND format = ?", (bytes.fromhex(blob), fmt)
+            "SELECT parse FROM docs WHERE blob = ? AND format = ?", (binary, fmt)
         ).fetchone()
         if found is None:
             row = parse_blob(self.read_blob(blob), fmt)
-            db.execute(
-                "INSERT OR IGNORE INTO docs VALUES (?, ?, ?)",
-                (bytes.fromhex(blob), fmt, pack(*row)),
-            )
+            db.execute("INSERT OR IGNORE INTO docs VALUES (?, ?, ?)", (binary, fmt, pack(*row)))
         else:
             row = unpack(found[0])
         return self._memory.put(key, self.load(row))

@@ -400,7 +400,7 @@ class Catalog:
             # each file it changed, and git need not walk the history.
             change = self.store.commit_info(new)
             history = {file.path: change for file in changes}
-            return self._moves.put((old, new), Move(old, new, changes, True, history, crossed))
+            return self._moves.put(key, Move(old, new, changes, True, history, crossed))
         forward = bool(old) and self.store.is_ancestor(old, new)
         snapshot = self.service.snapshot_at(new)
         if forward:
@@ -413,9 +413,9 @@ class Catalog:
             crossed = {p for _, paths in self.store.log([f"{old}...{new}"], []) for p in paths}
         return self._moves.put(key, Move(old, new, changes, forward, history, crossed))
 
-    def _apply(self, index: Index, move: Move, snapshot: Snapshot | None = None) -> None:
-        """Move an index along ``move`` (inside its write transaction)."""
-        snapshot = snapshot or self.service.snapshot_at(move.new)
+    def _apply(self, index: Index, move: Move, snapshot: Snapshot) -> None:
+        """Move an index along ``move`` to the snapshot's commit (inside its write
+        transaction)."""
         meta = index.meta()
         if move.changes is None or meta.get("config") != snapshot.config_sha:
             known = index.known_changes()

@@ -193,10 +193,6 @@ class Index:
     def count(self) -> int:
         return self.db.execute("SELECT count(*) FROM entries").fetchone()[0]
 
-    def size(self) -> int:
-        pages = self.db.execute("PRAGMA page_count").fetchone()[0]
-        return pages * self.db.execute("PRAGMA page_size").fetchone()[0]
-
     @contextmanager
     def reading(self) -> Iterator[str | None]:
         """A read transaction: everything read inside it is from one commit, which it yields."""
