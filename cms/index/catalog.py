@@ -209,14 +209,18 @@ class Catalog:
             self.current()
 
     @contextmanager
-    def reading(self, snapshot: Snapshot, follow: bool) -> Iterator[tuple[Index, Snapshot]]:
+    def reading(
+        self, snapshot: Snapshot, follow: bool, search: bool = True
+    ) -> Iterator[tuple[Index, Snapshot]]:
         """An index at the snapshot's commit, inside a read transaction. With ``follow`` (the
         request named the branch), a branch that moved meanwhile is read at its new head.
 
         Another commit (a draft branch, an old commit) near the branch's head is read from the
         branch index moved there inside a transaction that is then rolled back: the work is
-        that of its diff, and nothing of it stays. A commit further away is read from a copy
-        of the index on disk, moved there once and kept for the next reads."""
+        that of its diff, and nothing of it stays. Without ``search`` (a read that does not
+        use the full-text index), that index is not moved: it is the costliest part. A commit
+        further away is read from a copy of the index on disk, moved there once (all of it)
+        and kept for the next reads."""
         index = self.current()
         with index.reading() as commit:
             if commit == snapshot.commit:
@@ -232,7 +236,7 @@ class Catalog:
                 now = index.commit()
                 if now != commit:  # the branch index moved meanwhile
                     move = self._move(now, snapshot.commit)
-                self._apply(index, move, snapshot)
+                self._apply(index, move, snapshot, trial=True, search=search)
                 yield index, snapshot
             return
         copy = self._copy(snapshot)
@@ -413,9 +417,13 @@ class Catalog:
             crossed = {p for _, paths in self.store.log([f"{old}...{new}"], []) for p in paths}
         return self._moves.put(key, Move(old, new, changes, forward, history, crossed))
 
-    def _apply(self, index: Index, move: Move, snapshot: Snapshot) -> None:
+    def _apply(
+        self, index: Index, move: Move, snapshot: Snapshot, trial: bool = False, search: bool = True
+    ) -> None:
         """Move an index along ``move`` to the snapshot's commit (inside its write
-        transaction)."""
+        transaction). A ``trial`` move is rolled back after a read: the entries it replaces
+        are hidden rather than deleted, and without ``search`` the full-text index is not
+        moved."""
         meta = index.meta()
         if move.changes is None or meta.get("config") != snapshot.config_sha:
             known = index.known_changes()
@@ -428,7 +436,10 @@ class Catalog:
             touched = {path for path in known} | {item.path for item in everything}
         else:
             gone = [change.path for change in move.changes]
-            index.delete_paths(gone)
+            if trial:
+                index.hide_paths(gone, search)
+            else:
+                index.delete_paths(gone)
             added = [
                 item
                 for change in move.changes
@@ -436,7 +447,7 @@ class Catalog:
                 for item in items_at(snapshot, change.path, change.blob)
             ]
             self.parse(added)
-            index.insert(snapshot, self._with_documents(added))
+            index.insert(snapshot, self._with_documents(added), search)
             touched = set(gone)
         if move.forward:
             index.set_changes(move.history.items())
@@ -451,7 +462,8 @@ class Catalog:
     ) -> tuple[Page, str]:
         """A page of a collection's entries (``query.search``: only matches, best first unless
         sorted), with relation fields expanded (one query per included field)."""
-        with self.reading(snapshot, follow) as (index, at), time_limit(index.db, self.time_limit):
+        reading = self.reading(snapshot, follow, search=query.search is not None)
+        with reading as (index, at), time_limit(index.db, self.time_limit):
             found = at.collection(collection)
             ids, total = index.page_ids(found.name, query, query.search)
             entries = self._read(index, at, ids)

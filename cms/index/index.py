@@ -230,8 +230,11 @@ class Index:
 
     # -- writing entries ------------------------------------------------------------------------
 
-    def insert(self, snapshot: Snapshot, items: Iterable[tuple[Item, Parsed]]) -> int:
-        """Index entries (inside a transaction); returns how many."""
+    def insert(
+        self, snapshot: Snapshot, items: Iterable[tuple[Item, Parsed]], search: bool = True
+    ) -> int:
+        """Index entries (inside a transaction; without ``search``, not in the full-text
+        index); returns how many."""
         paths = dict(self.db.execute("SELECT name, id FROM paths").fetchall())
         next_id = (self.db.execute("SELECT max(id) FROM entries").fetchone()[0] or 0) + 1
         entries, vals, texts, new_paths = [], [], [], []
@@ -271,7 +274,7 @@ class Index:
                     field_id = paths[name] = len(paths) + 1
                     new_paths.append((field_id, name))
                 vals.append((next_id, field_id, pos, *typed, order if pos == 0 else None))
-            if visible:  # an entry the collection's filter hides is never found
+            if visible and search:  # an entry the collection's filter hides is never found
                 texts.append(
                     (next_id, collection.name, *search_text(entry, collection.identifier_field))
                 )
@@ -308,6 +311,19 @@ class Index:
                 self.db.execute("DELETE FROM vals WHERE entry = ?", (entry_id,))
                 self.db.execute("DELETE FROM search WHERE rowid = ?", (entry_id,))
                 self.db.execute("DELETE FROM entries WHERE id = ?", (entry_id,))
+
+    def hide_paths(self, paths: Iterable[str], search: bool) -> None:
+        """Make the entries stored at these paths unseen by every read, inside a transaction
+        that is rolled back: much cheaper than deleting their values from every index (the
+        rows stay, and no read reaches them). With ``search``, gone from full-text search."""
+        for path in paths:
+            hidden = self.db.execute(
+                "SELECT id FROM entries WHERE path = ? AND visible = 1", (path,)
+            ).fetchall()
+            for (entry_id,) in hidden:
+                self.db.execute("UPDATE entries SET visible = 0 WHERE id = ?", (entry_id,))
+                if search:
+                    self.db.execute("DELETE FROM search WHERE rowid = ?", (entry_id,))
 
     def delete_all(self) -> None:
         for table in ("vals", "search", "entries"):
