@@ -32,7 +32,7 @@ from cms.model import Collection
 from cms.storage.git import Change
 
 # The index format and the parse rules its rows come from: another value is rebuilt at start.
-VERSION = "4"
+VERSION = "5"
 
 TABLES = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
@@ -68,7 +68,7 @@ CREATE TABLE IF NOT EXISTS vals (
 ) WITHOUT ROWID;
 CREATE VIRTUAL TABLE IF NOT EXISTS search USING fts5 (
     collection UNINDEXED, title, text, body,
-    tokenize = "unicode61 remove_diacritics 2", prefix = '2 3'
+    tokenize = "unicode61 remove_diacritics 2"
 );
 INSERT INTO search (search, rank) VALUES ('rank', 'bm25(0.0, 10.0, 2.0, 1.0)');
 """
