@@ -47,7 +47,7 @@ def test_one_json_line_per_request_and_never_a_token(sample_repo, tmp_path, caps
     assert line["request_id"] == "abc-1"
     assert line["commit"] == answer.headers["X-Content-Commit"]
     assert isinstance(line["duration_ms"], float) and line["time"]
-    assert secret not in err and secret.split("_")[2] not in err
+    assert secret not in err and secret.split("_", 2)[2] not in err
 
 
 def test_the_log_can_be_turned_off(sample_repo, tmp_path, capsys) -> None:
