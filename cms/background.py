@@ -128,9 +128,10 @@ PRUNE_EVERY = 3600.0  # seconds between two prunings of the parse cache
 
 class IndexTask:
     """Move the published branch's index when the branch moved without a write of this
-    server (a fetch from the remote, another process, a person with git); and, once the index
-    is built and then every ``prune_every`` seconds, drop from the parse cache the files no
-    ref holds (one worker at a time)."""
+    server (a fetch from the remote, another process, a person with git), and read ahead the
+    trees the next move compares (``Catalog.warm``); and, once the index is built and then
+    every ``prune_every`` seconds, drop from the parse cache the files no ref holds (one
+    worker at a time)."""
 
     def __init__(self, catalog: Catalog, prune_every: float = PRUNE_EVERY) -> None:
         self.catalog = catalog
@@ -140,6 +141,7 @@ class IndexTask:
     def tick(self) -> None:
         try:
             self.catalog.follow()
+            self.catalog.warm()
         except CMSError as error:
             log.warning("index not moved: %s", error.message)
         now = time.monotonic()

@@ -267,7 +267,7 @@ def test_trees_built_by_a_transaction_equal_git_s(tmp_path_factory, initial, cha
 
 
 def test_lru_bounds_items_and_bytes() -> None:
-    from cms.storage.git import LRU
+    from cms.storage.lru import LRU
 
     cache: LRU[str, bytes] = LRU(3, max_bytes=100, weigh=len)
     for key in "abc":

@@ -41,7 +41,8 @@ from cms.content.decap import DecapProxy
 from cms.content.media import MediaLibrary, MediaRules
 from cms.errors import CMSError
 from cms.index import Catalog
-from cms.storage.git import LRU, Identity
+from cms.storage.git import Identity
+from cms.storage.lru import LRU
 from cms.storage.opened import OpenedFiles
 from cms.storage.outbox import Outbox
 from cms.webhooks import WebhookTask

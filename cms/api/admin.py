@@ -36,7 +36,8 @@ from cms.api.responses import ENCODERS, dumps, encoding_for
 from cms.auth import Token
 from cms.content.decap import READS, DecapProxy, Editor, ProxyNotFound
 from cms.errors import CMSError, Forbidden, Unauthorized, Unprocessable
-from cms.storage.git import LRU, Identity
+from cms.storage.git import Identity
+from cms.storage.lru import LRU
 from cms.vendor import DECAP_VERSION, app_folder, installed
 
 COOKIE = "cms_session"

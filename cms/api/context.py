@@ -10,7 +10,7 @@ from flask import current_app, g, request
 from cms.api.auth import current_token, require
 from cms.content import ContentService, Snapshot
 from cms.index import Catalog
-from cms.storage.git import LRU
+from cms.storage.lru import LRU
 
 Built = tuple[bytes, str, dict[str, str]]
 

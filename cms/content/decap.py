@@ -44,7 +44,8 @@ from cms.errors import (
 )
 from cms.model import Collection
 from cms.storage.branches import Branches
-from cms.storage.git import LRU, Identity
+from cms.storage.git import Identity
+from cms.storage.lru import LRU
 from cms.storage.opened import OpenedFiles
 
 DRAFT_PREFIX = "cms/"

@@ -20,7 +20,8 @@ from cms.content.service import ContentService, Snapshot
 from cms.errors import Conflict, NotFound, PreconditionFailed, PreconditionRequired, Unprocessable
 from cms.model import Model
 from cms.storage import command
-from cms.storage.git import LRU, Identity, TreeEntry
+from cms.storage.git import Identity, TreeEntry
+from cms.storage.lru import LRU
 
 DEFAULT_TYPES = ("png", "jpg", "jpeg", "gif", "webp", "avif", "svg", "pdf")
 MAX_NAME_BYTES = 255

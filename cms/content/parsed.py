@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from cms.content.document import parse
-from cms.storage.git import LRU
+from cms.storage.lru import LRU
 
 # Parse rules: when they change (limits on nesting and aliases were added in 2), parses made
 # by the old rules are dropped when the cache is opened.

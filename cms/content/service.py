@@ -23,7 +23,8 @@ from cms.model.i18n import NONE, I18n
 from cms.model.problems import format_path
 from cms.model.widgets import FILE_SLUG
 from cms.storage import GitStore
-from cms.storage.git import LRU, TreeEntry
+from cms.storage.git import TreeEntry
+from cms.storage.lru import LRU
 
 MAX_SLUG_LENGTH = 512
 

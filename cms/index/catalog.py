@@ -37,7 +37,8 @@ from cms.index.limit import time_limit
 from cms.index.rows import index_path
 from cms.model import Collection, Model
 from cms.model.widgets import RelationWidget
-from cms.storage.git import LRU, Change, FileChange
+from cms.storage.git import Change, FileChange
+from cms.storage.lru import LRU
 
 Progress = Callable[[str, int, int], None]
 PARALLEL_PARSE = 2_000  # below this many files to parse, one process is quicker
@@ -135,6 +136,7 @@ class Catalog:
         self._copies: LRU[str, Index] = LRU(COPIES)
         self._moves: LRU[tuple[str, str], Move] = LRU(256)
         self._builder: threading.Thread | None = None
+        self._warm: str | None = None  # the commit whose folders warm() has read
 
     def start(self) -> None:
         """Build the index in the background if it is missing (a server starting)."""
@@ -207,6 +209,19 @@ class Catalog:
         build (after a write, and in the background)."""
         if self._file() is not None:
             self.current()
+
+    def warm(self) -> None:
+        """Read ahead the trees of the collections' folders at the index's commit (once per
+        commit, in the background): the diff to the next commit then reads only its own."""
+        index = self._file()
+        commit = index.commit() if index is not None else None
+        if commit is None or commit == self._warm:
+            return
+        root = self.store.tree_of(commit)
+        for spec in pathspecs(self.service.snapshot_at(commit).model):
+            if spec.endswith("/"):
+                self.store.trees.keep(root, spec)
+        self._warm = commit
 
     @contextmanager
     def reading(

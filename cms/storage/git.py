@@ -16,12 +16,11 @@ import os
 import re
 import subprocess
 import threading
-from collections import OrderedDict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Generic, TypeVar
+from typing import TYPE_CHECKING
 
 import git
 
@@ -29,8 +28,10 @@ from cms.errors import NotFound, RepositoryError
 from cms.storage import command
 from cms.storage.journal import Journal, clean_quarantines, recover
 from cms.storage.lock import WriteLock
+from cms.storage.lru import LRU
 from cms.storage.refs import FULL_SHA, SHORT_SHA, check_ref
 from cms.storage.remote import Remote
+from cms.storage.trees import ABSENT, Raw, Trees, parse_tree
 
 if TYPE_CHECKING:
     from cms.storage.sync import Sync
@@ -41,49 +42,6 @@ ANCESTRY = re.compile(r"(?:[~^][0-9]{0,6})+$")
 STEP = re.compile(r"([~^])([0-9]*)")
 FEW_BLOBS = 16  # read_blobs reads this many or fewer without starting a process
 REVISION = re.compile(r"[0-9a-f]{40}(?:\.\.[0-9a-f]{40})?|[0-9a-f]{40}\.\.\.[0-9a-f]{40}")
-
-K = TypeVar("K")
-V = TypeVar("V")
-
-
-class LRU(Generic[K, V]):
-    """A small thread-safe least-recently-used cache, bounded by a number of items and, when
-    given ``weigh`` (an item's size in bytes), by ``max_bytes`` as well."""
-
-    def __init__(
-        self, size: int, max_bytes: int | None = None, weigh: Callable[[V], int] | None = None
-    ) -> None:
-        self.size = size
-        self.max_bytes = max_bytes
-        self.weigh = weigh
-        self.bytes = 0
-        self._items: OrderedDict[K, V] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: K) -> V | None:
-        with self._lock:
-            value = self._items.get(key)
-            if value is not None:
-                self._items.move_to_end(key)
-            return value
-
-    def put(self, key: K, value: V) -> V:
-        weight = self.weigh(value) if self.weigh else 0
-        if self.max_bytes is not None and weight > self.max_bytes // 4:
-            return value  # too large to be worth keeping
-        with self._lock:
-            if key in self._items and self.weigh:
-                self.bytes -= self.weigh(self._items[key])
-            self._items[key] = value
-            self._items.move_to_end(key)
-            self.bytes += weight
-            while len(self._items) > self.size or (
-                self.max_bytes is not None and self.bytes > self.max_bytes
-            ):
-                _, dropped = self._items.popitem(last=False)
-                if self.weigh:
-                    self.bytes -= self.weigh(dropped)
-        return value
 
 
 @dataclass(frozen=True)
@@ -187,6 +145,7 @@ class GitStore:
         self._blobs: LRU[str, bytes] = LRU(4096, max_bytes=64 << 20, weigh=len)
         self._changes: LRU[tuple[str, str], Change | None] = LRU(65536)
         self._peeled: LRU[str, str] = LRU(4096)
+        self.trees = Trees(self._read_object)
         self._published: LRU[tuple[str, str], bool] = LRU(4096)
         self._paths: LRU[tuple[str, str], TreeEntry | bool] = LRU(65536)
         self._listed: LRU[tuple[str, str, int], tuple[TreeEntry, ...]] = LRU(1024)
@@ -567,25 +526,29 @@ class GitStore:
         deletion and an addition; with it, one change (status R) naming both paths. With
         ``merge_base``, from the commits' merge base to ``new`` (what ``new`` changed since
         it left ``old``)."""
-        options = ["-M" if renames else "--no-renames", *(["--merge-base"] if merge_base else [])]
-        output = self._run("diff-tree", "-r", "-z", *options, old, new)
-        fields = [f.decode("utf-8", "surrogateescape") for f in output.split(b"\0")]
+        raw = None
+        if not renames and not merge_base:
+            try:  # read here, from the trees kept in memory (git reads both trees in full)
+                raw = self.trees.diff(self.tree_of(old), self.tree_of(new))
+            except (ValueError, git.BadName):
+                raw = None  # not commits, or a damaged tree: git says what is wrong
+        if raw is None:
+            options = [
+                "-M" if renames else "--no-renames",
+                *(["--merge-base"] if merge_base else []),
+            ]
+            raw = list(_raw_diff(self._run("diff-tree", "-r", "-z", *options, old, new)))
         changes = []
-        position = 0
-        while position + 1 < len(fields):
-            old_mode, new_mode, old_sha, new_sha, status = fields[position].lstrip(":").split(" ")
-            moved = status[0] in "RC"
-            path = fields[position + 2] if moved else fields[position + 1]
-            previous = fields[position + 1] if moved else None
-            position += 3 if moved else 2
+        for path, old_mode, new_mode, old_sha, new_sha, status, *moved in raw:
+            previous = moved[0] if moved else None
             if "160000" in (old_mode, new_mode):
                 continue  # a submodule holds no content of this repository
             if "120000" in (old_mode, new_mode):
                 # A symbolic link is never content: one that became a file is an addition,
                 # a file that became one a deletion.
-                if new_mode == "120000" and old_mode != "120000" and set(old_sha) != {"0"}:
+                if new_mode == "120000" and old_mode not in ("120000", ABSENT):
                     changes.append(FileChange(previous or path, "D", None, None, old_sha))
-                elif old_mode == "120000" and new_mode != "120000" and set(new_sha) != {"0"}:
+                elif old_mode == "120000" and new_mode not in ("120000", ABSENT):
                     changes.append(FileChange(path, "A", new_sha))
                 continue
             changes.append(
@@ -598,6 +561,13 @@ class GitStore:
                 )
             )
         return changes
+
+    def tree_of(self, commit: str) -> str:
+        """The sha of a commit's root tree."""
+        return self.repo.commit(commit).tree.hexsha
+
+    def _read_object(self, sha: str) -> bytes:
+        return self.repo.odb.stream(bytes.fromhex(sha)).read()
 
     def log(self, revisions: list[str], pathspecs: list[str]) -> Iterator[tuple[Change, list[str]]]:
         """The commits of ``git log <revisions> -- <pathspecs>``, newest first, each with the
@@ -794,16 +764,20 @@ def check_ownership(path: Path) -> None:
     )
 
 
-def parse_tree(data: bytes) -> dict[bytes, tuple[bytes, bytes]]:
-    """A raw git tree object as {name: (mode, binary sha)}, in the tree's order."""
-    entries: dict[bytes, tuple[bytes, bytes]] = {}
+def _raw_diff(output: bytes) -> Iterator[Raw | tuple[str, str, str, str, str, str, str]]:
+    """The files of ``git diff-tree -r -z`` output: (path, old mode, new mode, old sha, new
+    sha, status), and the old path after them for a rename or a copy."""
+    fields = [f.decode("utf-8", "surrogateescape") for f in output.split(b"\0")]
     position = 0
-    while position < len(data):
-        space = data.index(b" ", position)
-        nul = data.index(b"\0", space)
-        entries[data[space + 1 : nul]] = (data[position:space], data[nul + 1 : nul + 21])
-        position = nul + 21
-    return entries
+    while position + 1 < len(fields):
+        old_mode, new_mode, old_sha, new_sha, status = fields[position].lstrip(":").split(" ")
+        if status[0] in "RC":
+            path, previous = fields[position + 2], fields[position + 1]
+            yield (path, old_mode, new_mode, old_sha, new_sha, status, previous)
+            position += 3
+        else:
+            yield (fields[position + 1], old_mode, new_mode, old_sha, new_sha, status)
+            position += 2
 
 
 def _split(stream, separator: bytes, size: int = 1 << 16) -> Iterator[bytes]:

@@ -50,9 +50,11 @@ from gitdb import IStream, LooseObjectDB
 
 from cms.errors import CMSError, Conflict, NotFound, Unprocessable
 from cms.storage import command, faults
-from cms.storage.git import LRU, Identity, TreeEntry, parse_tree
+from cms.storage.git import Identity, TreeEntry
 from cms.storage.journal import record
+from cms.storage.lru import LRU
 from cms.storage.remote import RemoteMoved, Update
+from cms.storage.trees import parse_tree
 from cms.storage.worktree import RepositoryLocked, State, WorkTree, existing, lock_files
 
 if TYPE_CHECKING:
