@@ -113,6 +113,9 @@ def test_last_changes_match_git_log(history) -> None:
         expected = site.repo.git.log("-1", "--format=%H", third, "--", path)
         assert changes[path].commit == expected
     assert store.last_changes(second, ["posts/a.md"])["posts/a.md"].commit == first
+    # The index build's walk, at the lowest priority, finds the same.
+    found = store.first_changes(third, paths, ["posts/"], background=True)
+    assert found == {path: changes[path] for path in paths[:3]}
     store.close()
 
 

@@ -633,7 +633,8 @@ class Catalog:
 
 class Changes:
     """The last commit that changed each of many paths, found by one ``git log`` walk in a
-    thread of its own (git runs in its own process, beside the parsing)."""
+    thread of its own (git runs in its own process, beside the parsing, at a low priority:
+    the build waits for it only at its end)."""
 
     def __init__(self, store, snapshot: Snapshot, paths: list[str]) -> None:
         self._found: dict[str, Change] = {}
@@ -645,7 +646,9 @@ class Changes:
 
     def _walk(self, store, snapshot: Snapshot, wanted: set[str]) -> None:
         try:
-            self._found = store.first_changes(snapshot.commit, wanted, pathspecs(snapshot.model))
+            self._found = store.first_changes(
+                snapshot.commit, wanted, pathspecs(snapshot.model), background=True
+            )
         except BaseException as exc:  # reported by result()
             self._error = exc
 

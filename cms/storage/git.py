@@ -17,7 +17,7 @@ import re
 import subprocess
 import threading
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -569,9 +569,12 @@ class GitStore:
     def _read_object(self, sha: str) -> bytes:
         return self.repo.odb.stream(bytes.fromhex(sha)).read()
 
-    def log(self, revisions: list[str], pathspecs: list[str]) -> Iterator[tuple[Change, list[str]]]:
+    def log(
+        self, revisions: list[str], pathspecs: list[str], background: bool = False
+    ) -> Iterator[tuple[Change, list[str]]]:
         """The commits of ``git log <revisions> -- <pathspecs>``, newest first, each with the
-        paths it changed (no rename detection: a rename touches both paths)."""
+        paths it changed (no rename detection: a rename touches both paths). A ``background``
+        walk runs at the lowest CPU priority: it takes only what other work leaves."""
         for revision in revisions:
             if not REVISION.fullmatch(revision):
                 raise ValueError(f"not a commit or a range of commits: {revision!r}")
@@ -590,6 +593,9 @@ class GitStore:
         ]
         process = command.popen(self.path, args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
         assert process.stdout is not None
+        if background:
+            with suppress(OSError):  # it ended already
+                os.setpriority(os.PRIO_PROCESS, process.pid, 19)
         current: Change | None = None
         paths: list[str] = []
         header: list[str] = []
@@ -719,18 +725,22 @@ class GitStore:
         return result.stdout
 
     def first_changes(
-        self, commit: str, paths: Iterable[str], pathspecs: list[str] | None = None
+        self,
+        commit: str,
+        paths: Iterable[str],
+        pathspecs: list[str] | None = None,
+        background: bool = False,
     ) -> dict[str, Change]:
         """The last commit that changed each path (those found), from one ``git log`` walk
         limited to ``pathspecs`` (by default, the paths themselves) that stops as soon as
-        every path is found."""
+        every path is found (``background``: see ``log``)."""
         if not FULL_SHA.fullmatch(commit):
             raise ValueError(f"not a full commit sha: {commit!r}")
         remaining = set(paths)
         found: dict[str, Change] = {}
         if not remaining:
             return found
-        walk = self.log([commit], sorted(remaining) if pathspecs is None else pathspecs)
+        walk = self.log([commit], sorted(remaining) if pathspecs is None else pathspecs, background)
         try:
             for change, touched in walk:
                 for path in touched:
