@@ -365,6 +365,28 @@ def test_the_parse_cache_is_compressed_and_pruned_of_files_no_ref_holds(tmp_path
     catalog.store.close()
 
 
+def test_a_tree_that_cannot_be_read_ahead_stops_nothing(tmp_path: Path, monkeypatch) -> None:
+    """Reading the folders' trees ahead is an optimisation: if it fails (a damaged tree), the
+    index task still prunes, and does not try again every second for the same commit."""
+    site = generated_site(tmp_path / "site", 4, count=10)
+    catalog = catalog_of(site.path, tmp_path / "index")
+    catalog.rebuild()
+    tried: list[str] = []
+
+    def damaged(root: str, folder: str) -> None:
+        tried.append(folder)
+        raise ValueError("not a git tree object")
+
+    monkeypatch.setattr(catalog.store.trees, "keep", damaged)
+    task = IndexTask(catalog)
+    task.tick()
+    assert task.pruned_at is not None and tried
+    task.tick()
+    assert len(tried) == 1
+    catalog.close()
+    catalog.store.close()
+
+
 def test_include_matches_the_scan_in_a_constant_number_of_queries(tmp_path: Path) -> None:
     site = generated_site(tmp_path / "site", 5)
     catalog = catalog_of(site.path, tmp_path / "index")

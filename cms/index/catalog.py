@@ -217,11 +217,14 @@ class Catalog:
         commit = index.commit() if index is not None else None
         if commit is None or commit == self._warm:
             return
-        root = self.store.tree_of(commit)
-        for spec in pathspecs(self.service.snapshot_at(commit).model):
-            if spec.endswith("/"):
-                self.store.trees.keep(root, spec)
-        self._warm = commit
+        self._warm = commit  # tried once per commit: a tree that cannot be read stays unread
+        try:
+            root = self.store.tree_of(commit)
+            for spec in pathspecs(self.service.snapshot_at(commit).model):
+                if spec.endswith("/"):
+                    self.store.trees.keep(root, spec)
+        except (CMSError, ValueError) as error:
+            log.warning("trees of %s not read ahead: %s", commit[:12], error)
 
     @contextmanager
     def reading(
