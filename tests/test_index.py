@@ -11,15 +11,18 @@ import signal
 import subprocess
 import sys
 import time
+import unicodedata
 import zlib
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from cms.background import IndexTask
 from cms.content import ContentService, Query
 from cms.content.parsed import pack, unpack
-from cms.content.query import OPERATORS
+from cms.content.query import OPERATORS, fold
 from cms.content.service import relation_key
 from cms.index import Catalog, Index
 from cms.index.catalog import items
@@ -518,6 +521,33 @@ def test_incremental_updates_equal_a_rebuild(tmp_path: Path, seed: int) -> None:
     catalog.store.close()
 
 
+def test_a_build_parsing_in_worker_processes_holds_what_a_serial_one_holds(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """Workers parse the batches ahead while the build indexes those before: the same rows,
+    in the same order, with files parsed before, and one file's bytes at several paths."""
+    site = generated_site(tmp_path / "site", 5, count=60)
+    text = article(random.Random(9))
+    site.commit({f"articles/copie-{n}.md": text for n in range(3)}, "Copies")
+    serial = catalog_of(site.path, tmp_path / "serial")
+    serial.rebuild()
+    parallel = catalog_of(site.path, tmp_path / "parallel")
+    everything = list(items(parallel.service.snapshot_at(site.head)))
+    parallel.parse(everything[10:15])  # in the parse cache already
+    monkeypatch.setattr("cms.index.catalog.PARALLEL_PARSE", 1)
+    monkeypatch.setattr("cms.index.catalog.CHUNK", 7)
+    parallel.rebuild()
+    assert dump(parallel) == dump(serial)
+    ids = "SELECT id, path FROM entries ORDER BY id"
+    assert (
+        parallel.current().db.execute(ids).fetchall() == serial.current().db.execute(ids).fetchall()
+    )
+    assert parallel.documents.missing({item.key for item in everything}) == []
+    for catalog in (serial, parallel):
+        catalog.close()
+        catalog.store.close()
+
+
 def test_a_reset_branch_is_followed_too(tmp_path: Path) -> None:
     site = generated_site(tmp_path / "site", 9, count=10)
     first = site.head
@@ -586,6 +616,12 @@ def test_a_crash_during_an_update_leaves_the_old_commit(tmp_path: Path) -> None:
     reopened.close()
     reopened.store.close()
     catalog.store.close()
+
+
+@given(st.text() | st.text(st.characters(max_codepoint=127)))
+def test_fold_is_the_case_folded_text_without_its_marks(text: str) -> None:
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    assert fold(text) == "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
 # -- over HTTP --------------------------------------------------------------------------------

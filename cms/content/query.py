@@ -32,6 +32,8 @@ _FILTER_KEY = re.compile(r"filter\[([^\[\]]+)\](?:\[([^\[\]]+)\])?")
 
 def fold(text: str) -> str:
     """Case- and accent-insensitive form of a string, for comparisons and sorting."""
+    if text.isascii():  # the same answer, without decomposing (most values: dates, slugs)
+        return text.lower()
     decomposed = unicodedata.normalize("NFKD", text.casefold())
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 

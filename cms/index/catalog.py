@@ -18,6 +18,7 @@ import os
 import sqlite3
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
@@ -28,7 +29,7 @@ from urllib.parse import quote
 
 from cms.content.entry import Entry
 from cms.content.parsed import FILE as PARSED_FILE
-from cms.content.parsed import Documents, connect, pack, parse_blob
+from cms.content.parsed import Documents, Parsed, connect, pack, parse_blob
 from cms.content.query import Page, Query
 from cms.content.service import ContentService, Snapshot, nfc, relation_key
 from cms.errors import CMSError, NotFound, RepositoryError
@@ -311,18 +312,11 @@ class Catalog:
             index.create()
             everything = list(items(snapshot))
             changes = Changes(self.store, snapshot, [item.path for item in everything])
-            self.parse(everything, progress)
             db.execute("BEGIN")
-            batch: list[Item] = []
             done = 0
-            for item in everything:
-                batch.append(item)
-                if len(batch) == 1_000:
-                    done += index.insert(snapshot, self._with_documents(batch))
-                    batch = []
-                    _report(progress, "index", done, len(everything))
-            done += index.insert(snapshot, self._with_documents(batch))
-            _report(progress, "index", done, len(everything))
+            for batch in self._parsed(everything, progress):
+                done += index.insert(snapshot, batch)
+                _report(progress, "index", done, len(everything))
             db.execute("COMMIT")
             index.create_indexes()
             db.execute("ANALYZE")  # statistics for the query planner
@@ -353,10 +347,65 @@ class Catalog:
             parsed = found.get(item.key)
             yield item, parsed if parsed is not None else self.documents.get(*item.key)
 
+    def _parsed(
+        self, everything: list[Item], progress: Progress | None = None
+    ) -> Iterator[list[tuple[Item, Parsed]]]:
+        """The items with their parses, in their order, in batches: when many files were never
+        parsed, worker processes parse the batches ahead while the caller indexes the ones
+        before (the parse cache keeps what they give)."""
+        missing = set(self.documents.missing({item.key for item in everything}))
+        if len(missing) < PARALLEL_PARSE or (os.cpu_count() or 1) < 2:
+            self._parse(sorted(missing), progress)
+            for start in range(0, len(everything), CHUNK):
+                yield list(self._with_documents(everything[start : start + CHUNK]))
+            return
+        asked: list[tuple[str, str]] = []  # the missing keys in the order the batches ask them
+        for item in everything:
+            if item.key in missing:
+                missing.discard(item.key)
+                asked.append(item.key)
+        blobs = self.store.read_blobs([blob for blob, _ in asked])
+        workers = os.cpu_count() or 2
+        pool = ProcessPoolExecutor(workers, mp_context=get_context("spawn"))
+        pending: deque[tuple[list[Item], Future | None]] = deque()
+        done = position = 0
+        try:
+            for start in range(0, len(everything), CHUNK):
+                batch = everything[start : start + CHUNK]
+                keys = {item.key for item in batch}
+                chunk = []
+                while position < len(asked) and asked[position] in keys:
+                    sha, raw = next(blobs)
+                    chunk.append((sha, asked[position][1], raw))
+                    position += 1
+                pending.append((batch, pool.submit(parse_many, chunk) if chunk else None))
+                while len(pending) > 2 * workers or (pending and start + CHUNK >= len(everything)):
+                    batch, parsed = self._batch_parsed(*pending.popleft())
+                    done += parsed
+                    _report(progress, "parse", done, len(asked))
+                    yield batch
+        finally:
+            pool.shutdown(cancel_futures=True)
+            blobs.close()
+
+    def _batch_parsed(
+        self, batch: list[Item], future: Future | None
+    ) -> tuple[list[tuple[Item, Parsed]], int]:
+        """A batch's items with their parses, once its worker is done (kept in the parse
+        cache), and how many files the worker parsed."""
+        rows = future.result() if future is not None else []
+        self.documents.store((blob, fmt, packed) for blob, fmt, packed, _ in rows)
+        fresh = {(blob, fmt): Documents.load(row) for blob, fmt, _, row in rows}
+        others = [item for item in batch if item.key not in fresh]
+        cached = {item.key: parsed for item, parsed in self._with_documents(others)}
+        return [(item, fresh.get(item.key) or cached[item.key]) for item in batch], len(rows)
+
     def parse(self, wanted: Iterable[Item], progress: Progress | None = None) -> None:
         """Parse, into the parse cache, the files it does not hold yet (in several processes
         when there are many)."""
-        missing = self.documents.missing({item.key for item in wanted})
+        self._parse(self.documents.missing({item.key for item in wanted}), progress)
+
+    def _parse(self, missing: list[tuple[str, str]], progress: Progress | None) -> None:
         if not missing:
             return
         total = len(missing)
@@ -395,7 +444,7 @@ class Catalog:
 
     def _stored(self, future: Future) -> int:
         rows = future.result()
-        self.documents.store(rows)
+        self.documents.store((blob, fmt, packed) for blob, fmt, packed, _ in rows)
         return len(rows)
 
     # -- moving an index to another commit ------------------------------------------------------
@@ -447,9 +496,8 @@ class Catalog:
             known = index.known_changes()
             index.delete_all()
             everything = list(items(snapshot))
-            self.parse(everything)
-            for start in range(0, len(everything), 1_000):
-                index.insert(snapshot, self._with_documents(everything[start : start + 1_000]))
+            for batch in self._parsed(everything):
+                index.insert(snapshot, batch)
             index.set_changes(known.items())
             touched = {path for path in known} | {item.path for item in everything}
         else:
@@ -662,9 +710,16 @@ class Changes:
         return self._found
 
 
-def parse_many(chunk: list[tuple[str, str, bytes]]) -> list[tuple[str, str, bytes]]:
-    """Parse a chunk of files (in a worker process), packed for the parse cache."""
-    return [(blob, fmt, pack(*parse_blob(raw, fmt))) for blob, fmt, raw in chunk]
+def parse_many(
+    chunk: list[tuple[str, str, bytes]],
+) -> list[tuple[str, str, bytes, tuple[str, str, str]]]:
+    """Parse a chunk of files (in a worker process): each packed for the parse cache, and as
+    parsed."""
+    rows = []
+    for blob, fmt, raw in chunk:
+        row = parse_blob(raw, fmt)
+        rows.append((blob, fmt, pack(*row), row))
+    return rows
 
 
 def _log_progress(stage: str, done: int, total: int) -> None:
