@@ -32,7 +32,7 @@ from cms.model import Collection
 from cms.storage.git import Change
 
 # The index format and the parse rules its rows come from: another value is rebuilt at start.
-VERSION = "5"
+VERSION = "6"
 
 TABLES = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
@@ -267,7 +267,9 @@ class Index:
                     found = kinds[path] = kind_of(collection.field_at(path))
                 return found
 
-            order = f"{item.ord:010d}\x00{item.slug}"
+            # What breaks ties in a sort (the `os` column): the entries' order, the place in a
+            # files collection then the slug; in a folder collection every place is 0.
+            order = item.slug if collection.kind != "files" else f"{item.ord:010d}\x00{item.slug}"
             for name, pos, *typed in value_rows(entry, kind):
                 field_id = paths.get(name)
                 if field_id is None:
