@@ -82,6 +82,7 @@ def test_schedules_are_checked_listed_and_cancelled(sample_copy, tmp_path) -> No
         == 409
     )
     assert client.post(url, json={"at": soon(60)}, headers=admin).status_code == 201
+    git(sample_copy.path, "fsck", "--strict", "--no-progress")  # every object it names is there
     assert client.post(url, json={"at": soon(30)}, headers=admin).status_code == 409
     one = f"/api/v1/schedules/{DRAFT}"
     assert client.get(one, headers=bearer(app, "reader")).status_code == 200
@@ -90,6 +91,7 @@ def test_schedules_are_checked_listed_and_cancelled(sample_copy, tmp_path) -> No
     assert client.delete(one, headers=admin).status_code == 204
     assert client.get(one, headers=admin).status_code == 404
     assert client.delete(one, headers=admin).status_code == 404
+    git(sample_copy.path, "fsck", "--strict", "--no-progress")
 
 
 def test_a_schedule_that_cannot_publish_is_kept_as_failed(sample_copy, tmp_path) -> None:

@@ -22,7 +22,6 @@ from cms.storage.refs import check_branch_name
 from cms.storage.remote import RemoteMoved, Update
 
 PREFIX = "refs/cms/schedules/"
-EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
 
 
 @dataclass(frozen=True)
@@ -132,7 +131,13 @@ class Schedules:
             "GIT_COMMITTER_NAME": by.name or "unknown",
             "GIT_COMMITTER_EMAIL": by.email or "unknown",
         }
-        made = self._git("commit-tree", EMPTY_TREE, "-m", text, env=env)
+        # The commit holds no files; its (empty) tree is written, as git fsck wants every
+        # object a commit names to be in the repository.
+        empty = command.run(self.store.path, ["mktree"], stdin=b"")
+        if empty.returncode != 0:
+            raise CMSError(f"git mktree failed: {command.stderr_text(empty)}")
+        tree = empty.stdout.decode().strip()
+        made = self._git("commit-tree", tree, "-m", text, env=env)
         if made.returncode != 0:
             raise CMSError(f"git commit-tree failed: {command.stderr_text(made)}")
         return made.stdout.decode().strip()
