@@ -130,13 +130,14 @@ class IndexTask:
     """Move the published branch's index when the branch moved without a write of this
     server (a fetch from the remote, another process, a person with git), and read ahead the
     trees the next move compares (``Catalog.warm``); and, once the index is built and then
-    every ``prune_every`` seconds, drop from the parse cache the files no ref holds (one
-    worker at a time)."""
+    every ``prune_every`` seconds, drop from the parse cache the files no ref holds and
+    bring the repository's commit-graph up to date (one worker at a time)."""
 
     def __init__(self, catalog: Catalog, prune_every: float = PRUNE_EVERY) -> None:
         self.catalog = catalog
         self.prune_every = prune_every
         self.pruned_at: float | None = None
+        self.graph: threading.Thread | None = None
 
     def tick(self) -> None:
         try:
@@ -152,6 +153,7 @@ class IndexTask:
             with exclusive(self.catalog.folder / "prune.lock") as mine:
                 if not mine:
                     return
+                self._write_graph()
                 try:
                     dropped = self.catalog.prune()
                 except (CMSError, sqlite3.Error) as error:
@@ -159,6 +161,22 @@ class IndexTask:
                     return
                 if dropped:
                     log.info("parse cache: %d parses of files no ref holds dropped", dropped)
+
+    def _write_graph(self) -> None:
+        """Bring the repository's commit-graph up to date, in a thread of its own (seconds
+        on a long history): the last change of an entry looked up on demand (at another
+        commit, after a reset) then walks only the commits that changed it."""
+        if self.graph is not None and self.graph.is_alive():
+            return
+        self.graph = threading.Thread(target=self._graph_written, name="cms-graph", daemon=True)
+        self.graph.start()
+
+    def _graph_written(self) -> None:
+        try:
+            if not self.catalog.store.write_commit_graph():
+                log.info("commit-graph not written (another process was writing it)")
+        except OSError as error:
+            log.warning("commit-graph not written: %s", error)
 
 
 class Background:

