@@ -17,6 +17,7 @@ import re
 import subprocess
 import threading
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -509,9 +510,13 @@ class GitStore:
                 missing.append(path)
         if missing:
             if len(missing) > 1 and self.has_commit_graph():
-                walked = {}  # git reads the graph's filters for one path at a time only
-                for path in missing:
-                    walked.update(self.first_changes(commit, [path]))
+                # git reads the graph's filters for one path at a time only: one walk each,
+                # as many at once as there are cores
+                walked = {}
+                workers = min(len(missing), os.cpu_count() or 1)
+                with ThreadPoolExecutor(workers, thread_name_prefix="cms-log") as pool:
+                    for found in pool.map(lambda p: self.first_changes(commit, [p]), missing):
+                        walked.update(found)
             else:
                 walked = self.first_changes(commit, missing)
             for path in missing:
@@ -526,8 +531,8 @@ class GitStore:
         priority. ``git log -- <path>`` then skips the commits that did not change the path
         without reading their trees: on 2,000 commits of a 100,000-file folder, the last
         change of a file unchanged since the first commit takes 0.7 s instead of 5.6 s (20
-        such files: 16.5 s, one path at a time, instead of 88 s in one walk). False when git
-        did not write it (another process was writing it)."""
+        such files: 16.5 s one path after the other, instead of 88 s in one walk). False when
+        git did not write it (another process was writing it)."""
         args = ["commit-graph", "write", "--reachable", "--changed-paths", "--split"]
         process = command.popen(
             self.path,
