@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
 
-.PHONY: run test lint format openapi validate browser decap node clean bench bench-index bench-search bench-decap bench-cache fuzz crash container example
+.PHONY: run test lint format openapi validate browser decap node clean bench bench-index bench-search bench-history bench-decap bench-cache fuzz crash container example
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -82,6 +82,12 @@ bench-search: $(STAMP)
 	test -d $(SITE) || $(BIN)/python bench/generate.py --entries $(ENTRIES) --commits $(COMMITS) --out $(SITE)
 	test -f $(SITE)-instance/index/main.sqlite || CMS_REPO=$(SITE) CMS_INSTANCE=$(SITE)-instance $(BIN)/cms index rebuild
 	$(BIN)/python bench/search_engines.py --index $(SITE)-instance/index/main.sqlite
+
+## The last change of files looked up on demand, with and without the commit-graph of changed
+## paths the server keeps, on the generated site of `make bench-index`.
+bench-history: $(STAMP)
+	test -d $(SITE) || $(BIN)/python bench/generate.py --entries $(ENTRIES) --commits $(COMMITS) --out $(SITE)
+	$(BIN)/python bench/history_bench.py --repo $(SITE)
 
 ## The Decap editor in Chromium on a site of 350 people and 73 drafts (sign-in, open, save).
 bench-decap: $(STAMP) browser decap

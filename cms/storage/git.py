@@ -529,10 +529,11 @@ class GitStore:
         """Write the repository's commit-graph, with the paths each commit changed (Bloom
         filters), or add the commits that came since as a new layer; at the lowest CPU
         priority. ``git log -- <path>`` then skips the commits that did not change the path
-        without reading their trees: on 2,000 commits of a 100,000-file folder, the last
-        change of a file unchanged since the first commit takes 0.7 s instead of 5.6 s (20
-        such files: 16.5 s one path after the other, instead of 88 s in one walk). False when
-        git did not write it (another process was writing it)."""
+        without reading their trees (``make bench-history``: on 2,000 commits of a
+        100,000-file folder, the last change of a file unchanged since the first commit takes
+        1.4 s instead of 4.6 s; of 20 such files spread over the folder, 10 s instead of 71 s;
+        of 20 next to each other by name, 9.0 s instead of 4.5 s). False when git did not
+        write it (another process was writing it)."""
         args = ["commit-graph", "write", "--reachable", "--changed-paths", "--split"]
         process = command.popen(
             self.path,
