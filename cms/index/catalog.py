@@ -355,7 +355,8 @@ class Catalog:
         before (the parse cache keeps what they give)."""
         missing = set(self.documents.missing({item.key for item in everything}))
         if len(missing) < PARALLEL_PARSE or (os.cpu_count() or 1) < 2:
-            self._parse(sorted(missing), progress)
+            if missing:
+                self._parse_here(sorted(missing), progress)
             for start in range(0, len(everything), CHUNK):
                 yield list(self._with_documents(everything[start : start + CHUNK]))
             return
@@ -403,49 +404,24 @@ class Catalog:
     def parse(self, wanted: Iterable[Item], progress: Progress | None = None) -> None:
         """Parse, into the parse cache, the files it does not hold yet (in several processes
         when there are many)."""
-        self._parse(self.documents.missing({item.key for item in wanted}), progress)
+        for _ in self._parsed(list(wanted), progress):
+            pass
 
-    def _parse(self, missing: list[tuple[str, str]], progress: Progress | None) -> None:
-        if not missing:
-            return
+    def _parse_here(self, missing: list[tuple[str, str]], progress: Progress | None) -> None:
+        """Parse files in this process, into the parse cache."""
         total = len(missing)
         blobs = zip(missing, self.store.read_blobs([blob for blob, _ in missing]), strict=True)
-        if total < PARALLEL_PARSE or (os.cpu_count() or 1) < 2:
-            done = 0
-            rows = []
-            for (blob, fmt), (_, raw) in blobs:
-                rows.append((blob, fmt, pack(*parse_blob(raw, fmt))))
-                done += 1
-                if len(rows) == 500:
-                    self.documents.store(rows)
-                    rows = []
-                    _report(progress, "parse", done, total)
-            self.documents.store(rows)
-            _report(progress, "parse", done, total)
-            return
-        workers = os.cpu_count() or 2
         done = 0
-        with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
-            pending: list[Future] = []
-            chunk: list[tuple[str, str, bytes]] = []
-            for (blob, fmt), (_, raw) in blobs:
-                chunk.append((blob, fmt, raw))
-                if len(chunk) == CHUNK:
-                    pending.append(pool.submit(parse_many, chunk))
-                    chunk = []
-                while len(pending) > 2 * workers:
-                    done += self._stored(pending.pop(0))
-                    _report(progress, "parse", done, total)
-            if chunk:
-                pending.append(pool.submit(parse_many, chunk))
-            for future in pending:
-                done += self._stored(future)
+        rows = []
+        for (blob, fmt), (_, raw) in blobs:
+            rows.append((blob, fmt, pack(*parse_blob(raw, fmt))))
+            done += 1
+            if len(rows) == 500:
+                self.documents.store(rows)
+                rows = []
                 _report(progress, "parse", done, total)
-
-    def _stored(self, future: Future) -> int:
-        rows = future.result()
-        self.documents.store((blob, fmt, packed) for blob, fmt, packed, _ in rows)
-        return len(rows)
+        self.documents.store(rows)
+        _report(progress, "parse", done, total)
 
     # -- moving an index to another commit ------------------------------------------------------
 
@@ -512,8 +488,8 @@ class Catalog:
                 if change.blob is not None
                 for item in items_at(snapshot, change.path, change.blob)
             ]
-            self.parse(added)
-            index.insert(snapshot, self._with_documents(added), search)
+            parsed = (pair for batch in self._parsed(added) for pair in batch)
+            index.insert(snapshot, parsed, search)
             touched = set(gone)
         if move.forward:
             index.set_changes(move.history.items())
