@@ -13,6 +13,7 @@ import os
 import subprocess
 import time
 from collections.abc import Mapping, Sequence
+from contextlib import suppress
 from pathlib import Path
 
 from cms import timings
@@ -90,9 +91,14 @@ def _subcommand(args: Sequence[str]) -> str:
     return args[position] if position < len(args) else "git"
 
 
-def popen(root: Path, args: Sequence[str], **options) -> subprocess.Popen:
-    """A long-running ``git <args>`` in ``root`` (cat-file batches, log walks)."""
-    return subprocess.Popen(["git", *args], cwd=root, env=environment(), **options)
+def popen(root: Path, args: Sequence[str], background: bool = False, **options) -> subprocess.Popen:
+    """A long-running ``git <args>`` in ``root`` (cat-file batches, log walks); a
+    ``background`` one at the lowest CPU priority: it takes only what other work leaves."""
+    process = subprocess.Popen(["git", *args], cwd=root, env=environment(), **options)
+    if background:
+        with suppress(OSError):  # it ended already
+            os.setpriority(os.PRIO_PROCESS, process.pid, 19)
+    return process
 
 
 def stderr_text(result: subprocess.CompletedProcess) -> str:

@@ -18,7 +18,7 @@ import subprocess
 import threading
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -538,11 +538,10 @@ class GitStore:
         process = command.popen(
             self.path,
             [*args, "--no-progress"],
+            background=True,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        with suppress(OSError):  # it ended already
-            os.setpriority(os.PRIO_PROCESS, process.pid, 19)
         return process.wait() == 0
 
     def has_commit_graph(self) -> bool:
@@ -627,11 +626,10 @@ class GitStore:
             "--",
             *pathspecs,
         ]
-        process = command.popen(self.path, args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        process = command.popen(
+            self.path, args, background, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
+        )
         assert process.stdout is not None
-        if background:
-            with suppress(OSError):  # it ended already
-                os.setpriority(os.PRIO_PROCESS, process.pid, 19)
         current: Change | None = None
         paths: list[str] = []
         header: list[str] = []
