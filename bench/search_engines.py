@@ -20,6 +20,8 @@ from pathlib import Path
 
 import tantivy
 
+from cms.index.texts import TextStore
+
 
 def build(rows: list[tuple], folder: str) -> tantivy.Index:
     schema = tantivy.SchemaBuilder()
@@ -62,6 +64,7 @@ def main() -> None:
     parser.add_argument("words", nargs="*", default=["pérennisation", "numérique"])
     args = parser.parse_args()
     db = sqlite3.connect(f"file:{args.index}?mode=ro", uri=True)
+    TextStore(db)  # FTS5 reads the texts through the view ``search_texts``
     rows = db.execute("SELECT rowid, title, text, body FROM search").fetchall()
     with tempfile.TemporaryDirectory() as folder:
         start = time.perf_counter()

@@ -8,6 +8,7 @@ import os
 import random
 import re
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -26,7 +27,10 @@ from cms.content.query import OPERATORS, fold
 from cms.content.service import relation_key
 from cms.index import Catalog, Index
 from cms.index.catalog import items
+from cms.index.index import MARK_END, MARK_START, highlight, match_query
 from cms.index.limit import QueryTooSlow
+from cms.index.texts import TABLES as TEXT_TABLES
+from cms.index.texts import TextStore
 from cms.storage import GitStore
 from tests.conftest import Site, bearer, close_app, make_app
 
@@ -330,6 +334,8 @@ def test_the_parse_cache_is_compressed_and_pruned_of_files_no_ref_holds(tmp_path
     site = generated_site(tmp_path / "site", 3, count=60)
     catalog = catalog_of(site.path, tmp_path / "index")
     catalog.rebuild()
+    # A build writes every parse through the cache's write-ahead log, then empties it.
+    assert (tmp_path / "index" / "parsed.sqlite-wal").stat().st_size == 0
     first = site.head
     site.commit(
         {
@@ -431,6 +437,10 @@ def dump(catalog: Catalog, history: bool = True) -> dict:
 
 def dump_index(index: Index, history: bool = True) -> dict:
     db = index.db
+    # The words of the full-text index and how many entries hold each: an entry removed
+    # with other words than it was added with would leave them wrong.
+    db.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.words USING fts5vocab(main, search, row)")
+    words = db.execute("SELECT term, doc, cnt FROM temp.words WHERE doc > 0").fetchall()
     names = dict(db.execute("SELECT id, name FROM paths"))
     out = {"meta": {k: v for k, v in db.execute("SELECT key, value FROM meta") if k != "built_at"}}
     for row in db.execute(
@@ -448,6 +458,7 @@ def dump_index(index: Index, history: bool = True) -> dict:
             )
         )
         out[(row[1], row[2])] = (rest, vals)
+    out["words"] = words
     return out
 
 
@@ -627,6 +638,26 @@ def test_fold_is_the_case_folded_text_without_its_marks(text: str) -> None:
     assert fold(text) == "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
+@given(
+    st.lists(st.tuples(st.text(), st.text(), st.text()), min_size=1, max_size=4),
+    st.tuples(st.text(), st.text(), st.text()),
+)
+def test_search_texts_come_back_as_they_were_packed(batch, later) -> None:
+    """Any text (NUL, lone surrogates aside, anything YAML can hold) is read back as packed,
+    by the SQL view FTS5 reads too, and by a connection that did not make the dictionary."""
+    batch = [tuple(t.encode("utf-8", "replace").decode() for t in texts) for texts in batch]
+    later = tuple(t.encode("utf-8", "replace").decode() for t in later)
+    db = sqlite3.connect(":memory:")
+    store = TextStore(db)
+    db.executescript(TEXT_TABLES)
+    packed = [*store.pack(batch), *store.pack([later])]
+    db.executemany("INSERT INTO texts (id, packed) VALUES (?, ?)", enumerate(packed))
+    viewed = db.execute("SELECT title, text, body FROM search_texts ORDER BY id").fetchall()
+    assert viewed == [*batch, later]
+    assert [tuple(TextStore(db).unpack(p)) for p in packed] == [*batch, later]
+    db.close()
+
+
 # -- over HTTP --------------------------------------------------------------------------------
 
 
@@ -798,5 +829,33 @@ def test_a_long_tie_in_search_scores_is_ordered_by_slug(tmp_path: Path) -> None:
         [f"note-{n:02d}" for n in range(10, 20)],
         [f"note-{n:02d}" for n in range(40, 50)],
     ]
+    catalog.close()
+    catalog.store.close()
+
+
+def test_snippets_are_fts5s_own_for_each_hit(tmp_path: Path) -> None:
+    """A page's snippets are made apart from the ranking (only for the page's entries); each
+    is the one FTS5's ``snippet()`` gives for that entry over the whole index."""
+    site = generated_site(tmp_path / "site", seed=11)
+    catalog = catalog_of(site.path, tmp_path / "index")
+    catalog.rebuild()
+    index = catalog.current()
+    checked = 0
+    for word in ("pérennisation", "ecol", "élan zèbre", "zzz"):
+        match = match_query(word)
+        expected = dict(
+            index.db.execute(
+                f"SELECT rowid, snippet(search, -1, '{MARK_START}', '{MARK_END}', '…', 16) "
+                "FROM search WHERE search MATCH ?",
+                [match],
+            ).fetchall()
+        )
+        for page in (1, 2):
+            hits, total = index.search(word, None, page, 7)
+            assert total == len(expected)
+            for entry_id, _, snippet in hits:
+                assert snippet == highlight(expected[entry_id])
+                checked += 1
+    assert checked > 10
     catalog.close()
     catalog.store.close()

@@ -240,6 +240,11 @@ class Documents:
         db.execute("PRAGMA incremental_vacuum")
         return dropped
 
+    def checkpoint(self) -> None:
+        """Copy the write-ahead log into the file and empty it: after a build, which wrote
+        every parse through it, the log would keep its size on disk until the next write."""
+        self._connection().execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
     def close(self) -> None:
         with self._open_lock:
             for db in self._open:

@@ -335,6 +335,7 @@ class Catalog:
             db.execute("PRAGMA journal_mode = WAL")
             db.close()
             os.replace(temporary, self.path)
+            self.documents.checkpoint()
         except BaseException:
             db.close()
             temporary.unlink(missing_ok=True)

@@ -2,8 +2,9 @@
 
 ``entries`` holds one row per entry (its collection, slug, file, version, problems and last
 change), ``vals`` one row per value at each dotted field path (see rows.py), ``search`` the
-FTS5 text, ``meta`` the commit it reflects. Fields and bodies are not copied here: they come
-from the parse cache by blob sha.
+FTS5 index of the texts that ``texts`` keeps compressed (see texts.py), ``meta`` the commit
+it reflects. Entries are not copied here: their fields and bodies come from the parse cache
+by blob sha.
 
 Every change (a build, an update to a new commit) is one SQLite transaction that also moves
 ``meta.commit``, so a reader, which reads in a transaction of its own, sees one commit or the
@@ -28,11 +29,13 @@ from cms.content.service import Snapshot
 from cms.errors import BadRequest
 from cms.index.rows import search_text, value_rows
 from cms.index.sql import page_sql, sorted_sql, where_sql
+from cms.index.texts import TABLES as TEXT_TABLES
+from cms.index.texts import TextStore
 from cms.model import Collection
 from cms.storage.git import Change
 
 # The index format and the parse rules its rows come from: another value is rebuilt at start.
-VERSION = "6"
+VERSION = "7"
 
 TABLES = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
@@ -67,10 +70,17 @@ CREATE TABLE IF NOT EXISTS vals (
     PRIMARY KEY (entry, field, pos)
 ) WITHOUT ROWID;
 CREATE VIRTUAL TABLE IF NOT EXISTS search USING fts5 (
-    collection UNINDEXED, title, text, body,
+    title, text, body, content = 'search_texts', content_rowid = 'id',
     tokenize = "unicode61 remove_diacritics 2"
 );
-INSERT INTO search (search, rank) VALUES ('rank', 'bm25(0.0, 10.0, 2.0, 1.0)');
+INSERT INTO search (search, rank) VALUES ('rank', 'bm25(10.0, 2.0, 1.0)');
+"""
+# The texts of a page of search hits, for their snippets: the columns and tokenizer of
+# ``search``, so FTS5 gives each the snippet it would in the whole index.
+SNIPPETS = """
+CREATE VIRTUAL TABLE IF NOT EXISTS temp.snippets USING fts5 (
+    title, text, body, tokenize = "unicode61 remove_diacritics 2"
+)
 """
 
 INDEXES = """
@@ -81,8 +91,7 @@ CREATE INDEX IF NOT EXISTS vals_s ON vals (field, s, t, k);
 CREATE INDEX IF NOT EXISTS vals_n ON vals (field, n, t) WHERE n IS NOT NULL;
 CREATE INDEX IF NOT EXISTS vals_ts ON vals (field, ts, t) WHERE ts IS NOT NULL;
 CREATE INDEX IF NOT EXISTS vals_k ON vals (field, k) WHERE k IS NOT NULL;
-CREATE INDEX IF NOT EXISTS vals_up ON vals (field, o, os) WHERE pos = 0;
-CREATE INDEX IF NOT EXISTS vals_down ON vals (field, o DESC, os) WHERE pos = 0;
+CREATE INDEX IF NOT EXISTS vals_sort ON vals (field, o, os) WHERE pos = 0;
 """
 
 ENTRY_COLUMNS = (
@@ -160,6 +169,7 @@ class Index:
         lock: threading.Lock | None = None,
     ) -> None:
         self.db = db
+        self.texts = TextStore(db)
         self.documents = documents
         self._kinds: dict[str, dict[str, str]] = {}
         self._sizes: dict[tuple[str, str], int] = {}  # (commit, collection): visible entries
@@ -169,7 +179,7 @@ class Index:
     # -- state ----------------------------------------------------------------------------------
 
     def create(self) -> None:
-        self.db.executescript(TABLES)
+        self.db.executescript(TEXT_TABLES + TABLES)
 
     def create_indexes(self) -> None:
         self.db.executescript(INDEXES)
@@ -277,9 +287,7 @@ class Index:
                     new_paths.append((field_id, name))
                 vals.append((next_id, field_id, pos, *typed, order if pos == 0 else None))
             if visible and search:  # an entry the collection's filter hides is never found
-                texts.append(
-                    (next_id, collection.name, *search_text(entry, collection.identifier_field))
-                )
+                texts.append((next_id, *search_text(entry, collection.identifier_field)))
             next_id += 1
             done += 1
             if len(vals) > 20_000:
@@ -296,10 +304,15 @@ class Index:
             entries,
         )
         db.executemany("INSERT INTO vals VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", vals)
-        db.executemany(
-            "INSERT INTO search (rowid, collection, title, text, body) VALUES (?, ?, ?, ?, ?)",
-            texts,
-        )
+        if texts:
+            packed = self.texts.pack([(title, text, body) for _, title, text, body in texts])
+            db.executemany(
+                "INSERT INTO texts (id, packed) VALUES (?, ?)",
+                zip((entry_id for entry_id, *_ in texts), packed, strict=True),
+            )
+            db.executemany(
+                "INSERT INTO search (rowid, title, text, body) VALUES (?, ?, ?, ?)", texts
+            )
         for pending in (entries, vals, texts, new_paths):
             pending.clear()
 
@@ -311,8 +324,14 @@ class Index:
             ]
             for entry_id in ids:
                 self.db.execute("DELETE FROM vals WHERE entry = ?", (entry_id,))
-                self.db.execute("DELETE FROM search WHERE rowid = ?", (entry_id,))
+                self._unsearch(entry_id)
                 self.db.execute("DELETE FROM entries WHERE id = ?", (entry_id,))
+
+    def _unsearch(self, entry_id: int) -> None:
+        """Take an entry out of full-text search: FTS5 reads its words from ``texts`` to
+        remove them, so its row there goes after."""
+        self.db.execute("DELETE FROM search WHERE rowid = ?", (entry_id,))
+        self.db.execute("DELETE FROM texts WHERE id = ?", (entry_id,))
 
     def hide_paths(self, paths: Iterable[str], search: bool) -> None:
         """Make the entries stored at these paths unseen by every read, inside a transaction
@@ -325,10 +344,11 @@ class Index:
             for (entry_id,) in hidden:
                 self.db.execute("UPDATE entries SET visible = 0 WHERE id = ?", (entry_id,))
                 if search:
-                    self.db.execute("DELETE FROM search WHERE rowid = ?", (entry_id,))
+                    self._unsearch(entry_id)
 
     def delete_all(self) -> None:
-        for table in ("vals", "search", "entries"):
+        self.db.execute("INSERT INTO search (search) VALUES ('delete-all')")
+        for table in ("vals", "texts", "entries"):
             self.db.execute(f"DELETE FROM {table}")
 
     def set_changes(self, changes: Iterable[tuple[str, Change | None]]) -> None:
@@ -475,6 +495,29 @@ class Index:
                 found[entry_id] = (collection, slug)
         return found
 
+    def _snippets(self, match: str, ids: list[int]) -> dict[int, str]:
+        """FTS5's snippet of each of these entries, made in a table of their texts alone: in
+        the whole index, each lookup by rowid reads the match's every row again (a prefix's
+        rows are merged anew each time), 3 ms a row for a word most entries hold."""
+        if not ids:
+            return {}
+        db = self.db
+        db.execute(SNIPPETS)
+        db.execute("DELETE FROM temp.snippets")
+        marks = ",".join("?" * len(ids))
+        packed = db.execute(f"SELECT id, packed FROM texts WHERE id IN ({marks})", ids)
+        db.executemany(
+            "INSERT INTO temp.snippets (rowid, title, text, body) VALUES (?, ?, ?, ?)",
+            [(entry_id, *self.texts.unpack(texts)) for entry_id, texts in packed],
+        )
+        return dict(
+            db.execute(
+                f"SELECT rowid, snippet(snippets, -1, '{MARK_START}', '{MARK_END}', '…', 16) "
+                "FROM temp.snippets WHERE snippets MATCH ?",
+                [match],
+            ).fetchall()
+        )
+
     def search(
         self, text: str, collections: list[str] | None, page: int, page_size: int
     ) -> tuple[list[tuple[int, float, str]], int]:
@@ -483,7 +526,12 @@ class Index:
         match = match_query(text)
         collections = collections or []
         marks = ",".join("?" * len(collections))
-        where = f"search MATCH ? AND collection IN ({marks})" if collections else "search MATCH ?"
+        where = "FROM search WHERE search MATCH ?"
+        if collections:  # FTS5 first, each match's collection looked up in ``entries``
+            where = (
+                "FROM search CROSS JOIN entries e ON e.id = search.rowid "
+                f"WHERE search MATCH ? AND e.collection IN ({marks})"
+            )
         # Equal scores are ordered by collection and slug: row ids differ between an index
         # rebuilt and one updated commit by commit, and their pages must not. FTS5 sorts by
         # rank itself (fast); the rows up to the page's end, and the rest of a tie that
@@ -491,7 +539,7 @@ class Index:
         taken: list[tuple[int, float]]
         wanted = page * page_size
         params = [match, *collections]
-        sql = f"SELECT rowid, rank FROM search WHERE {where} ORDER BY rank"
+        sql = f"SELECT search.rowid, search.rank {where} ORDER BY search.rank"
         # With a LIMIT, FTS5 keeps only the best rows instead of sorting every match; a few
         # more than the page's end show whether a tie crosses it (then: every match).
         taken = self.db.execute(f"{sql} LIMIT ?", [*params, wanted + TIE_MARGIN]).fetchall()
@@ -504,18 +552,7 @@ class Index:
         taken = list(taken)
         taken.sort(key=lambda item: (item[1], keys.get(item[0], ("", ""))))
         ranked = taken[(page - 1) * page_size : wanted]
-        snippets: dict[int, str] = {}
-        if ranked:
-            ids = ",".join("?" * len(ranked))
-            snippets = dict(
-                self.db.execute(
-                    f"SELECT rowid, snippet(search, -1, '{MARK_START}', '{MARK_END}', '…', 16) "
-                    f"FROM search WHERE search MATCH ? AND rowid IN ({ids})",
-                    [match, *(i for i, _ in ranked)],
-                ).fetchall()
-            )
+        snippets = self._snippets(match, [i for i, _ in ranked])
         rows = [(i, rank, snippets.get(i, "")) for i, rank in ranked]
-        total = self.db.execute(
-            f"SELECT count(*) FROM search WHERE {where}", [match, *collections]
-        ).fetchone()[0]
+        total = self.db.execute(f"SELECT count(*) {where}", [match, *collections]).fetchone()[0]
         return [(i, -rank, highlight(snippet)) for i, rank, snippet in rows], total

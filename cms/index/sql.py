@@ -136,10 +136,9 @@ def page_sql(collection: str, query: Query, match: str | None) -> tuple[str, lis
     order: list[str] = []
     if match is not None:
         joins.append(
-            "JOIN (SELECT rowid AS id, rank FROM search WHERE search MATCH ? "
-            "AND collection = ?) m ON m.id = e.id"
+            "JOIN (SELECT rowid AS id, rank FROM search WHERE search MATCH ?) m ON m.id = e.id"
         )
-        join_params.extend([match, collection])
+        join_params.append(match)
     for index, key in enumerate(query.sort):
         order.extend(sort_sql(index, key, joins, join_params))
     if match is not None and not query.sort:
@@ -157,7 +156,7 @@ def page_sql(collection: str, query: Query, match: str | None) -> tuple[str, lis
     ]
     count_join = joins[0] if match is not None else ""
     count = f"SELECT count(*) FROM entries e {count_join} WHERE {where_clause}"
-    count_params = [*(join_params[:2] if match is not None else []), *where_params]
+    count_params = [*(join_params[:1] if match is not None else []), *where_params]
     return page, page_params, count, count_params
 
 
@@ -191,7 +190,9 @@ def sorted_sql(
         order.extend(sort_sql(index, key, joins, join_params))
     # Without filters, walking the sort index is quickest; with them, the planner chooses.
     way = "DESC" if first.descending else "ASC"
-    hint = f"INDEXED BY {'vals_down' if first.descending else 'vals_up'}"
+    # A descending sort walks the index backwards; SQLite then sorts only each run of equal
+    # values by ``os`` (ties keep the entries' order in either direction).
+    hint = "INDEXED BY vals_sort"
     head = (
         f"FROM vals s0 {hint if not query.conditions else ''} "
         "JOIN entries e ON e.id = s0.entry "
