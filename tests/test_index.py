@@ -643,8 +643,9 @@ def test_fold_is_the_case_folded_text_without_its_marks(text: str) -> None:
     st.tuples(st.text(), st.text(), st.text()),
 )
 def test_search_texts_come_back_as_they_were_packed(batch, later) -> None:
-    """Any text (NUL, lone surrogates aside, anything YAML can hold) is read back as packed,
-    by the SQL view FTS5 reads too, and by a connection that did not make the dictionary."""
+    """Any text (NUL included; lone surrogates, which UTF-8 cannot hold, aside) is read back
+    as packed, by the SQL view FTS5 reads, and by a connection that did not make the
+    dictionary."""
     batch = [tuple(t.encode("utf-8", "replace").decode() for t in texts) for texts in batch]
     later = tuple(t.encode("utf-8", "replace").decode() for t in later)
     db = sqlite3.connect(":memory:")
