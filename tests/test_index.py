@@ -860,3 +860,24 @@ def test_snippets_are_fts5s_own_for_each_hit(tmp_path: Path) -> None:
     assert checked > 10
     catalog.close()
     catalog.store.close()
+
+
+def test_a_search_with_nothing_to_rank_only_counts(tmp_path: Path) -> None:
+    """Ranking reads every match: a page past the last match, or collections that hold none,
+    are answered from the count alone."""
+    site = generated_site(tmp_path / "site", seed=12)
+    catalog = catalog_of(site.path, tmp_path / "index")
+    catalog.rebuild()
+    index = catalog.current()
+    statements: list[str] = []
+    for collections, page in ((["auteurs"], 1), (None, 1_000), (["articles"], 1_000)):
+        expected = index.search("pérennisation", collections, 1, 10)[1]
+        statements.clear()
+        index.db.set_trace_callback(statements.append)
+        assert index.search("pérennisation", collections, page, 10) == ([], expected)
+        index.db.set_trace_callback(None)
+        assert not [s for s in statements if "rank" in s], statements
+    hits, total = index.search("pérennisation", ["articles"], 1, 10)
+    assert len(hits) == 10 and total > 10
+    catalog.close()
+    catalog.store.close()

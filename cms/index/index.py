@@ -539,6 +539,9 @@ class Index:
         taken: list[tuple[int, float]]
         wanted = page * page_size
         params = [match, *collections]
+        total = self.db.execute(f"SELECT count(*) {where}", params).fetchone()[0]
+        if total <= (page - 1) * page_size:  # nothing to rank (ranking reads every match)
+            return [], total
         sql = f"SELECT search.rowid, search.rank {where} ORDER BY search.rank"
         # With a LIMIT, FTS5 keeps only the best rows instead of sorting every match; a few
         # more than the page's end show whether a tie crosses it (then: every match).
@@ -554,5 +557,4 @@ class Index:
         ranked = taken[(page - 1) * page_size : wanted]
         snippets = self._snippets(match, [i for i, _ in ranked])
         rows = [(i, rank, snippets.get(i, "")) for i, rank in ranked]
-        total = self.db.execute(f"SELECT count(*) {where}", [match, *collections]).fetchone()[0]
         return [(i, -rank, highlight(snippet)) for i, rank, snippet in rows], total
