@@ -425,3 +425,21 @@ def test_a_nul_in_a_commit_message_is_refused_and_nothing_is_written(hostile) ->
         assert answer.status_code in (400, 422), answer.get_json()
         assert "NUL" in json.dumps(answer.get_json()) or answer.status_code == 422
     assert site.head == head
+
+
+@pytest.mark.parametrize("message", ["\x1c", " \u2028\t", "x" * 10_001])
+def test_a_message_given_in_the_query_is_checked_as_one_in_a_body(hostile, message) -> None:
+    """A delete's `?message=` follows the rules of a body's `message`: not only white space
+    (as Python and git count it: git strips it to nothing and refuses an empty message), at
+    most 10,000 characters. Refused with a 422 naming it, and nothing is written."""
+    app, client, site = hostile
+    head = site.head
+    fine = client.get(f"{NOTES}/fine")
+    answer = client.delete(
+        f"{NOTES}/fine", query_string={"message": message},
+        headers={**bearer(app), "If-Match": fine.headers["ETag"]},
+    )  # fmt: skip
+    assert answer.status_code == 422, answer.get_json()
+    assert "message" in json.dumps(answer.get_json())
+    assert site.head == head
+    assert client.get(f"{NOTES}/fine").status_code == 200

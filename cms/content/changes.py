@@ -31,8 +31,8 @@ from cms.model import Collection, Field
 from cms.model.i18n import NONE
 from cms.model.problems import FieldPath
 from cms.storage.git import Identity
+from cms.storage.transaction import MAX_MESSAGE
 
-MAX_MESSAGE = 10_000
 CREATE_KEYS = {"slug", "fields", "body", "message"}
 UPDATE_KEYS = {"fields", "body", "message"}
 # An edit: the entry's (fields, body) → the new (fields, body).

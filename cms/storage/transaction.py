@@ -391,6 +391,7 @@ TREE_MODE = b"40000"
 FILE_MODES = (BLOB_MODE, b"100755")
 # The longest name of one file or folder most file systems take, in bytes.
 MAX_NAME_BYTES = 255
+MAX_MESSAGE = 10_000  # characters of a commit message
 
 
 def _is_file(old: dict[str, State | None], new: dict[str, State | None], path: str) -> bool:
@@ -399,7 +400,14 @@ def _is_file(old: dict[str, State | None], new: dict[str, State | None], path: s
 
 
 def check_message(message: str) -> None:
-    """A 422 for a commit message git's fsck would refuse (a NUL byte: nulInCommit)."""
+    """A 422 for a commit message that is only white space (as ``str.isspace`` counts it:
+    U+001C too), longer than ``MAX_MESSAGE``, or that git's fsck would refuse (a NUL byte:
+    nulInCommit)."""
+    if not message.strip() or len(message) > MAX_MESSAGE:
+        raise Unprocessable(
+            f"a commit message has 1 to {MAX_MESSAGE} characters, not only white space",
+            {"message": [f"must have 1 to {MAX_MESSAGE} characters, not only white space"]},
+        )
     if "\0" in message:
         raise Unprocessable(
             "a commit message cannot hold a NUL character", {"message": ["holds a NUL"]}
@@ -491,8 +499,6 @@ def transaction(
         tx = Transaction(store, branch, base, message)
         yield tx
         if tx.changes:
-            if not tx.message.strip():
-                raise ValueError("a commit needs a message")
             check_message(tx.message)
             for attempt in range(PUSH_ATTEMPTS):
                 try:
