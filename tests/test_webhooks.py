@@ -241,3 +241,18 @@ def test_the_outbox_survives_a_killed_server(sample_copy, tmp_path, receiver) ->
     assert delivered[0][1]["commit"] == answer["X-Content-Commit"]
     assert len(builder.received) > tried
     assert log[0]["status"] == 200 and log[0]["event_state"] == "delivered"
+
+
+def test_replaying_a_hook_removed_meanwhile_is_a_404_and_queues_nothing(tmp_path) -> None:
+    """A replay found the hook, then another request removed it before the events were
+    queued: a 404 as if it had been removed first, not a 500 from the events' foreign key."""
+    from cms.errors import NotFound
+    from cms.storage.outbox import Outbox
+
+    outbox = Outbox(tmp_path / "webhooks.sqlite")
+    hook = outbox.add_hook("http://127.0.0.1:9/hook", ("published",), "secret", "test")
+    assert outbox.remove_hook(hook.id)
+    with pytest.raises(NotFound):
+        outbox.replay(hook, [("a" * 40, "main", {"commit": "a" * 40})])
+    assert outbox.depth() == 0
+    outbox.close()

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cms.errors import NotFound
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS hooks (
     id TEXT PRIMARY KEY,
@@ -183,9 +185,12 @@ class Outbox:
         return added
 
     def replay(self, hook: Hook, events: list[tuple[str, str, dict[str, Any]]]) -> int:
-        """Queue these (commit, branch, payload) again for ``hook``, delivered or not."""
+        """Queue these (commit, branch, payload) again for ``hook``, delivered or not. A hook
+        removed since it was found is a 404, as if it had been removed first."""
         now = time.time()
         with self._transaction() as db:
+            if db.execute("SELECT 1 FROM hooks WHERE id = ?", (hook.id,)).fetchone() is None:
+                raise NotFound(f"no webhook {hook.id!r}", {"id": hook.id})
             for commit, branch, payload in events:
                 db.execute(
                     "INSERT INTO events (hook, commit_sha, branch, payload, created_at, next_at)"
