@@ -69,6 +69,9 @@ def run(role: str, seconds: int, seed: int | None, workers: int) -> tuple[int, s
             check=False,
         )
         output = done.stdout + done.stderr
+        errors = server_errors(server.output)
+        if errors:
+            output += f"\nThe server's own log, but for its request lines:\n{errors}\n"
         if fsck.returncode != 0:
             output += (
                 f"\ngit fsck --strict failed after the run (exit {fsck.returncode}):\n"
@@ -76,6 +79,11 @@ def run(role: str, seconds: int, seed: int | None, workers: int) -> tuple[int, s
             )
             return 1, output
         return done.returncode, output
+
+
+def server_errors(log: str) -> str:
+    """What the server wrote besides its JSON request lines: the tracebacks of its 500s."""
+    return "\n".join(line for line in log.splitlines() if not line.startswith('{"time"'))
 
 
 def summary(output: str) -> str:
