@@ -82,8 +82,10 @@ def run(role: str, seconds: int, seed: int | None, workers: int) -> tuple[int, s
 
 
 def server_errors(log: str) -> str:
-    """What the server wrote besides its JSON request lines: the tracebacks of its 500s."""
-    return "\n".join(line for line in log.splitlines() if not line.startswith('{"time"'))
+    """What the server wrote besides its JSON request lines: the tracebacks of its 500s.
+    Lines end at a newline only: a request line may hold U+2028 or U+0085, which
+    ``splitlines`` would take for ends of lines."""
+    return "\n".join(line for line in log.split("\n") if not line.startswith('{"time"'))
 
 
 def summary(output: str) -> str:
