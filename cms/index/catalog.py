@@ -335,11 +335,11 @@ class Catalog:
             db.execute("PRAGMA journal_mode = WAL")
             db.close()
             os.replace(temporary, self.path)
-            self.documents.checkpoint()
         except BaseException:
             db.close()
             temporary.unlink(missing_ok=True)
             raise
+        self.documents.checkpoint()  # the build is in place whatever this does
         return self.status()
 
     def _with_documents(self, batch: list[Item]) -> Iterator[tuple[Item, object]]:
