@@ -31,7 +31,7 @@ from cms.model import Collection, Field
 from cms.model.i18n import NONE
 from cms.model.problems import FieldPath
 from cms.storage.git import Identity
-from cms.storage.transaction import MAX_MESSAGE
+from cms.storage.transaction import MAX_MESSAGE, message_fits
 
 CREATE_KEYS = {"slug", "fields", "body", "message"}
 UPDATE_KEYS = {"fields", "body", "message"}
@@ -84,7 +84,7 @@ def _shape(payload: Any, allowed: set[str], required: Sequence[str] = ()) -> dic
     if "fields" in payload and payload["fields"] is None:
         errors["fields"] = ["must be an object"]
     text = payload.get("message")
-    if isinstance(text, str) and not (len(text.strip()) > 0 and len(text) <= MAX_MESSAGE):
+    if isinstance(text, str) and not message_fits(text):
         errors["message"] = [f"must have 1 to {MAX_MESSAGE} characters"]
     if errors:
         raise Unprocessable("the request body is not valid", {"json": errors})

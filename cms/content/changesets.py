@@ -26,6 +26,7 @@ from cms.content.changes import (
 from cms.content.slug import check_slug
 from cms.errors import CMSError, Conflict, NotFound, PreconditionRequired, Unprocessable
 from cms.storage.git import Identity
+from cms.storage.transaction import message_fits
 
 OPERATIONS = ("create", "update", "patch", "delete")
 MAX_OPERATIONS = 100
@@ -74,7 +75,7 @@ def _shape(payload: Any) -> tuple[str, str | None, list[dict[str, Any]]]:
         if key not in ("message", "base", "operations"):
             errors[key] = ["unknown key; use base, message, operations"]
     message = payload.get("message")
-    if not isinstance(message, str) or not message.strip() or len(message) > MAX_MESSAGE:
+    if not isinstance(message, str) or not message_fits(message):
         errors["message"] = [f"a commit message of 1 to {MAX_MESSAGE} characters is required"]
     base = payload.get("base")
     if base is not None and (not isinstance(base, str) or not base.strip()):

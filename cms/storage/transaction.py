@@ -399,11 +399,16 @@ def _is_file(old: dict[str, State | None], new: dict[str, State | None], path: s
     return all(state is None or state.mode != 0o160000 for state in (old.get(path), new.get(path)))
 
 
+def message_fits(message: str) -> bool:
+    """1 to ``MAX_MESSAGE`` characters, not only white space (as ``str.isspace`` counts it:
+    U+001C too): what every commit message, and a request's ``message``, must be."""
+    return bool(message.strip()) and len(message) <= MAX_MESSAGE
+
+
 def check_message(message: str) -> None:
-    """A 422 for a commit message that is only white space (as ``str.isspace`` counts it:
-    U+001C too), longer than ``MAX_MESSAGE``, or that git's fsck would refuse (a NUL byte:
-    nulInCommit)."""
-    if not message.strip() or len(message) > MAX_MESSAGE:
+    """A 422 for a commit message that does not fit (``message_fits``), or that git's fsck
+    would refuse (a NUL byte: nulInCommit)."""
+    if not message_fits(message):
         raise Unprocessable(
             f"a commit message has 1 to {MAX_MESSAGE} characters, not only white space",
             {"message": [f"must have 1 to {MAX_MESSAGE} characters, not only white space"]},
