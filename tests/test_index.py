@@ -3,6 +3,7 @@ that leave one commit or the other, and search that folds accents and case."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import random
@@ -25,7 +26,7 @@ from cms.content import ContentService, Query
 from cms.content.parsed import pack, unpack
 from cms.content.query import OPERATORS, fold
 from cms.content.service import relation_key
-from cms.index import Catalog, Index
+from cms.index import Catalog, Index, common
 from cms.index.catalog import items
 from cms.index.index import MARK_END, MARK_START, highlight, match_query
 from cms.index.limit import QueryTooSlow
@@ -237,19 +238,29 @@ def same_page(
     return True
 
 
+@pytest.fixture
+def common_words(monkeypatch) -> None:
+    """Lists of best entries on a small site: a word 5 entries hold is common, 8 are kept."""
+    monkeypatch.setattr(common, "COMMON", 5)
+    monkeypatch.setattr(common, "BEST", 8)
+
+
 @pytest.mark.parametrize("seed", range(2))
 def test_drafts_and_old_commits_answer_like_a_full_scan_and_leave_nothing(
-    tmp_path: Path, seed: int
+    tmp_path: Path, seed: int, request
 ) -> None:
     """At a draft or an old commit, read through the branch index moved there and back: every
     random query gets ``Query.run``'s page, search pages and history are those of an index
-    built at that commit, and the branch index is left exactly as it was."""
+    built at that commit, and the branch index is left exactly as it was. (With seed 1, the
+    common words have lists of best entries, which the move keeps up to date.)"""
+    if seed == 1:
+        request.getfixturevalue("common_words")
     rng = random.Random(seed)
     site = generated_site(tmp_path / "site", seed, count=60)
     catalog = catalog_of(site.path, tmp_path / "index")
     catalog.rebuild()
     commits = other_commits(site, rng)
-    before = dump(catalog)
+    before = dump(catalog, lists=True)
     assert before["meta"]["commit"] == site.head
     statements: list[str] = []
     for label, commit in commits.items():
@@ -273,9 +284,9 @@ def test_drafts_and_old_commits_answer_like_a_full_scan_and_leave_nothing(
         )
         fresh.rebuild()
         site.repo.git.checkout("-q", "main")
-        for word in WORDS[:6]:
-            hits, _ = catalog.search(snap, word, ["articles", "auteurs"], 1, 50, follow=False)
-            expected, _ = fresh.search(snap, word, ["articles", "auteurs"], 1, 50, follow=False)
+        for word, size in itertools.product(WORDS[:6], (3, 50)):
+            hits, _ = catalog.search(snap, word, ["articles", "auteurs"], 1, size, follow=False)
+            expected, _ = fresh.search(snap, word, ["articles", "auteurs"], 1, size, follow=False)
             assert [(h.entry.slug, h.score, h.snippet) for h in hits.hits] == [
                 (h.entry.slug, h.score, h.snippet) for h in expected.hits
             ], (label, word)
@@ -287,7 +298,7 @@ def test_drafts_and_old_commits_answer_like_a_full_scan_and_leave_nothing(
             ), (label, word)
         fresh.close()
         fresh.store.close()
-        assert dump(catalog) == before, label
+        assert dump(catalog, lists=True) == before, label
     assert not catalog._copies._items  # every one was near: no copy was made
     catalog.close()
     catalog.store.close()
@@ -430,9 +441,25 @@ def test_include_matches_the_scan_in_a_constant_number_of_queries(tmp_path: Path
     catalog.store.close()
 
 
-def dump(catalog: Catalog, history: bool = True) -> dict:
-    """Everything the index holds once current, keyed by entry rather than by row id."""
-    return dump_index(catalog.current(), history)
+# Meta values that differ between a rebuilt index and one moved commit by commit: when it
+# was built, and how many rows it had when its common words' lists were made.
+SKIP = ("built_at", "common_rows")
+
+
+def dump(catalog: Catalog, history: bool = True, lists: bool = False) -> dict:
+    """Everything the index holds once current, keyed by entry rather than by row id (with
+    ``lists``, the common words' lists of best entries too)."""
+    found = dump_index(catalog.current(), history)
+    if lists:
+        found["lists"] = (
+            catalog.current()
+            .db.execute(
+                "SELECT w.token, w.avgdl, w.floor, e.collection, e.slug, c.f, c.d FROM champions c "
+                "JOIN common w ON w.id = c.word JOIN entries e ON e.id = c.entry ORDER BY 1, 4, 5"
+            )
+            .fetchall()
+        )
+    return found
 
 
 def dump_index(index: Index, history: bool = True) -> dict:
@@ -442,7 +469,7 @@ def dump_index(index: Index, history: bool = True) -> dict:
     db.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.words USING fts5vocab(main, search, row)")
     words = db.execute("SELECT term, doc, cnt FROM temp.words WHERE doc > 0").fetchall()
     names = dict(db.execute("SELECT id, name FROM paths"))
-    out = {"meta": {k: v for k, v in db.execute("SELECT key, value FROM meta") if k != "built_at"}}
+    out = {"meta": {k: v for k, v in db.execute("SELECT key, value FROM meta") if k not in SKIP}}
     for row in db.execute(
         "SELECT e.id, e.collection, e.slug, e.path, e.blob, e.format, e.ord, e.visible, "
         "e.problems, e.change_commit, s.title, s.text, s.body FROM entries e "
@@ -479,6 +506,102 @@ def search_pages_of(
     return found
 
 
+def ranking_every_match(catalog: Catalog, read, *args):
+    """What ``read`` gives when no search is answered from a common word's list."""
+    lists = catalog.current().common
+    saved = vars(lists).get("best")
+    lists.best = lambda *_: None
+    try:
+        return read(catalog, *args)
+    finally:
+        if saved is None:
+            del lists.best
+        else:
+            lists.best = saved
+
+
+def test_common_words_rank_from_their_lists_as_fts5_ranks_every_match(
+    tmp_path: Path, common_words
+) -> None:
+    """A search for a common word, answered from its list of best entries when that list
+    holds the page, gives what ranking every match in FTS5 gives: the same entries in the
+    same order, the same scores to the last bit, the same total; for every word, prefix,
+    collection and page."""
+    site = generated_site(tmp_path / "site", seed=21, count=120)
+    catalog = catalog_of(site.path, tmp_path / "index")
+    catalog.rebuild()
+    index = catalog.current()
+    assert index.db.execute("SELECT count(*) FROM common").fetchone()[0] >= 8
+    searched = index.db.execute("SELECT count(*) FROM texts").fetchone()[0]
+    assert index.meta()["common_rows"] == str(searched)  # made once all rows were in
+    answered = []
+    best = index.common.best
+
+    def spy(*args):
+        found = best(*args)
+        answered.append(found is not None)
+        return found
+
+    def read(_catalog, word, collections, page, size):
+        return index.search(word, collections, page, size)
+
+    index.common.best = spy
+    words = [*WORDS, "ecol", "pér", "INTER", "zeb", "élan zèbre", "2024"]
+    for word, collections, (page, size) in itertools.product(
+        words, (None, ["articles"], ["auteurs", "pages"]), ((1, 1), (1, 3), (2, 3), (3, 3), (1, 20))
+    ):
+        found = read(catalog, word, collections, page, size)
+        assert found == ranking_every_match(catalog, read, word, collections, page, size), (
+            word,
+            collections,
+            page,
+            size,
+        )
+    assert sum(answered) >= 40 and not all(answered), sum(answered)
+    catalog.close()
+    catalog.store.close()
+
+
+def test_a_list_is_not_trusted_once_an_entry_left_out_could_score_more(
+    tmp_path: Path, common_words
+) -> None:
+    """Scores depend on the average entry length: a long entry that holds the word often,
+    left out of the word's list for short entries that score more, overtakes them once much
+    longer entries are added. The search then ranks every match, and finds it first."""
+    site = Site(tmp_path / "site")
+    head = "---\ntitle: {}\ndate: 2024-01-02\ndraft: false\n---\n"
+    files = {"admin/config.yml": CONFIG}
+    for number in range(8):
+        files[f"articles/court-{number}.md"] = head.format("Court") + "mot mot\n"
+    files["articles/long.md"] = head.format("Long") + "mot " * 10 + "autre " * 390
+    for number in range(30):
+        files[f"articles/moyen-{number}.md"] = head.format("Moyen") + "texte " * 50
+    site.commit(files, "Short entries, a long one")
+    catalog = catalog_of(site.path, tmp_path / "index")
+    catalog.rebuild()
+    assert "long" not in [slug for _, slug in search_pages_of(catalog, "mot", (1,), 8)[0]]
+    assert catalog.current().db.execute("SELECT count(*) FROM champions").fetchone()[0] > 0
+    longer = head.format("Énorme") + "texte " * 20_000
+    site.commit({f"articles/enorme-{n}.md": longer for n in range(5)}, "Much longer entries")
+    pages = search_pages_of(catalog, "mot", (1, 2), 3)
+    assert pages[0][0] == ("articles", "long")
+    assert pages == ranking_every_match(catalog, search_pages_of, "mot", (1, 2), 3)
+    catalog.close()
+    catalog.store.close()
+
+
+def test_lists_are_made_again_after_a_config_change(tmp_path: Path, common_words) -> None:
+    """A new config reindexes every entry in place: the lists are made again, not lost."""
+    site = generated_site(tmp_path / "site", seed=22, count=60)
+    catalog = catalog_of(site.path, tmp_path / "index")
+    catalog.rebuild()
+    lists = dump(catalog, lists=True)["lists"]
+    site.commit({"admin/config.yml": CONFIG.replace("value_type: float", "value_type: int")})
+    assert dump(catalog, lists=True)["lists"] == lists
+    catalog.close()
+    catalog.store.close()
+
+
 def random_commit(site: Site, rng: random.Random) -> None:
     """Add, modify, delete or rename a few files (now and then the config too)."""
     articles = sorted(p.name for p in (site.path / "articles").glob("*.md"))
@@ -507,10 +630,14 @@ def random_commit(site: Site, rng: random.Random) -> None:
 
 
 @pytest.mark.parametrize("seed", range(4))
-def test_incremental_updates_equal_a_rebuild(tmp_path: Path, seed: int) -> None:
+def test_incremental_updates_equal_a_rebuild(tmp_path: Path, seed: int, request) -> None:
     """After each random commit, the index moved by its diff holds exactly what a rebuild at
     that commit holds, rows and search text included. With odd seeds, every tree counts as
-    large: diffs start from the trees read ahead (``warm``) and step over what is equal."""
+    large: diffs start from the trees read ahead (``warm``) and step over what is equal.
+    With seeds 2 and 3, common words have lists of best entries: the pages are the same, and
+    those that FTS5 gives ranking every match."""
+    if seed >= 2:
+        request.getfixturevalue("common_words")
     rng = random.Random(seed)
     site = generated_site(tmp_path / "site", seed, count=30)
     catalog = catalog_of(site.path, tmp_path / "moved")
@@ -528,7 +655,9 @@ def test_incremental_updates_equal_a_rebuild(tmp_path: Path, seed: int) -> None:
         fresh.rebuild()
         assert moved == dump(fresh), f"step {step}"
         for word in WORDS[:6]:  # the same pages, ties in score included
-            assert search_pages(catalog, word) == search_pages(fresh, word), (step, word)
+            pages = search_pages(catalog, word)
+            assert pages == search_pages(fresh, word), (step, word)
+            assert pages == ranking_every_match(catalog, search_pages, word), (step, word)
         fresh.close()
         fresh.store.close()
     catalog.close()
@@ -590,7 +719,7 @@ from pathlib import Path
 from cms.content import ContentService
 from cms.background import IndexTask
 from cms.content.parsed import pack, unpack
-from cms.index import Catalog, Index
+from cms.index import Catalog, Index, common
 from cms.index.catalog import items
 from cms.index.limit import QueryTooSlow
 from cms.storage import GitStore

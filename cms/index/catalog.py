@@ -317,6 +317,7 @@ class Catalog:
             for batch in self._parsed(everything, progress):
                 done += index.insert(snapshot, batch)
                 _report(progress, "index", done, len(everything))
+            index.choose_common(always=True)
             db.execute("COMMIT")
             index.create_indexes()
             db.execute("ANALYZE")  # statistics for the query planner
@@ -496,6 +497,8 @@ class Catalog:
             index.set_changes(move.history.items())
         else:
             index.set_changes((path, None) for path in touched | move.crossed)
+        if not trial:
+            index.choose_common()
         index.set_meta(version=VERSION, commit=move.new, config=snapshot.config_sha)
 
     # -- reading ------------------------------------------------------------------------------

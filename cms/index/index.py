@@ -27,6 +27,8 @@ from cms.content.parsed import Documents, Parsed
 from cms.content.query import Query, kind_of
 from cms.content.service import Snapshot
 from cms.errors import BadRequest
+from cms.index.common import TABLES as COMMON_TABLES
+from cms.index.common import WEIGHTS, CommonWords
 from cms.index.rows import search_text, value_rows
 from cms.index.sql import page_sql, sorted_sql, where_sql
 from cms.index.texts import TABLES as TEXT_TABLES
@@ -35,7 +37,7 @@ from cms.model import Collection
 from cms.storage.git import Change
 
 # The index format and the parse rules its rows come from: another value is rebuilt at start.
-VERSION = "7"
+VERSION = "8"
 
 TABLES = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
@@ -73,8 +75,9 @@ CREATE VIRTUAL TABLE IF NOT EXISTS search USING fts5 (
     title, text, body, content = 'search_texts', content_rowid = 'id',
     tokenize = "unicode61 remove_diacritics 2"
 );
-INSERT INTO search (search, rank) VALUES ('rank', 'bm25(10.0, 2.0, 1.0)');
-"""
+INSERT INTO search (search, rank) VALUES ('rank', 'bm25({}, {}, {})');
+""".format(*WEIGHTS)
+BM25 = "bm25(search, {}, {}, {})".format(*WEIGHTS)  # the rank, faster to sort by than ``rank``
 # The texts of a page of search hits, for their snippets: the columns and tokenizer of
 # ``search``, so FTS5 gives each the snippet it would in the whole index.
 SNIPPETS = """
@@ -170,6 +173,7 @@ class Index:
     ) -> None:
         self.db = db
         self.texts = TextStore(db)
+        self.common = CommonWords(db)
         self.documents = documents
         self._kinds: dict[str, dict[str, str]] = {}
         self._sizes: dict[tuple[str, str], int] = {}  # (commit, collection): visible entries
@@ -179,7 +183,7 @@ class Index:
     # -- state ----------------------------------------------------------------------------------
 
     def create(self) -> None:
-        self.db.executescript(TEXT_TABLES + TABLES)
+        self.db.executescript(TEXT_TABLES + TABLES + COMMON_TABLES)
 
     def create_indexes(self) -> None:
         self.db.executescript(INDEXES)
@@ -313,6 +317,7 @@ class Index:
             db.executemany(
                 "INSERT INTO search (rowid, title, text, body) VALUES (?, ?, ?, ?)", texts
             )
+            self.common.add(texts)
         for pending in (entries, vals, texts, new_paths):
             pending.clear()
 
@@ -332,6 +337,7 @@ class Index:
         remove them, so its row there goes after."""
         self.db.execute("DELETE FROM search WHERE rowid = ?", (entry_id,))
         self.db.execute("DELETE FROM texts WHERE id = ?", (entry_id,))
+        self.common.forget(entry_id)
 
     def hide_paths(self, paths: Iterable[str], search: bool) -> None:
         """Make the entries stored at these paths unseen by every read, inside a transaction
@@ -346,8 +352,19 @@ class Index:
                 if search:
                     self._unsearch(entry_id)
 
+    def choose_common(self, always: bool = False) -> None:
+        """Make the common words' lists of best entries anew: after a build (``always``), or
+        once the index has grown or shrunk by a quarter since they were made."""
+        rows, _ = self.common.averages()
+        chosen = int(self.meta().get("common_rows", "0"))
+        if always or abs(rows - chosen) * 4 > chosen:
+            self.common.choose()
+            self.set_meta(common_rows=str(rows))
+
     def delete_all(self) -> None:
         self.db.execute("INSERT INTO search (search) VALUES ('delete-all')")
+        self.common.clear()
+        self.set_meta(common_rows="0")  # chosen again once the entries are in
         for table in ("vals", "texts", "entries"):
             self.db.execute(f"DELETE FROM {table}")
 
@@ -518,6 +535,17 @@ class Index:
             ).fetchall()
         )
 
+    def _ranked(self, where: str, params: list, wanted: int) -> list[tuple[int, float]]:
+        """The ``wanted`` best matches and the rest of a tie with the last, FTS5 ranking
+        every match."""
+        sql = f"SELECT search.rowid, {BM25} AS score {where} ORDER BY score"
+        # With a LIMIT, SQLite keeps only the best rows instead of sorting every match; a few
+        # more than the page's end show whether a tie crosses it (then: every match).
+        taken = self.db.execute(f"{sql} LIMIT ?", [*params, wanted + TIE_MARGIN]).fetchall()
+        if len(taken) == wanted + TIE_MARGIN and taken[-1][1] == taken[wanted - 1][1]:
+            taken = self.db.execute(sql, params).fetchall()
+        return taken
+
     def search(
         self, text: str, collections: list[str] | None, page: int, page_size: int
     ) -> tuple[list[tuple[int, float, str]], int]:
@@ -542,12 +570,12 @@ class Index:
         total = self.db.execute(f"SELECT count(*) {where}", params).fetchone()[0]
         if total <= (page - 1) * page_size:  # nothing to rank (ranking reads every match)
             return [], total
-        sql = f"SELECT search.rowid, search.rank {where} ORDER BY search.rank"
-        # With a LIMIT, FTS5 keeps only the best rows instead of sorting every match; a few
-        # more than the page's end show whether a tie crosses it (then: every match).
-        taken = self.db.execute(f"{sql} LIMIT ?", [*params, wanted + TIE_MARGIN]).fetchall()
-        if len(taken) == wanted + TIE_MARGIN and taken[-1][1] == taken[wanted - 1][1]:
-            taken = self.db.execute(sql, params).fetchall()
+        # A common word's best are in its list, most often: then not every match is ranked.
+        words = _WORD.findall(text)
+        common = None
+        if len(words) == 1:
+            common = self.common.best(words[0], collections, wanted, total)
+        taken = common if common is not None else self._ranked(where, params, wanted)
         if len(taken) > wanted:
             boundary = taken[wanted - 1][1]
             taken = taken[:wanted] + [row for row in taken[wanted:] if row[1] == boundary]

@@ -1,0 +1,268 @@
+"""The best entries for each common word, so a search for one does not rank every match.
+
+FTS5 ranks a search by scoring every entry that matches (bm25), 1 µs each: a word that most
+of 100,000 entries hold costs 80 ms however small the page. For each word held by at least
+``COMMON`` entries, ``champions`` keeps the entries that score best for it alone (``BEST`` of
+them, with the two numbers bm25 needs: the word's weighted count ``f`` in the entry and the
+entry's length ``d``). A search for that one word scores these few in Python, with FTS5's own
+formula and figures, and gives the same scores, bit for bit, as FTS5.
+
+Whether the page is all among them is checked on every search, so an answer from here is
+always the one FTS5 would give. ``common.floor`` is the score (at the average entry length
+``common.avgdl`` of the time) of the last entry kept: every entry that scores at least that
+for the word is in ``champions``, those written since included (each new entry's words are
+counted as it is indexed). An entry not in the list scores less than ``floor``, or, once the
+average length has grown, less than ``floor`` × growth (a score grows with the average
+length no faster than it). When the page's last score is above that bound the page is exact;
+otherwise (a page deep in the results, a list thinned by deletions, a prefix that is also
+the start of other words) the search ranks every match in FTS5 as before.
+"""
+
+from __future__ import annotations
+
+import math
+import sqlite3
+
+COMMON = 5_000  # entries that hold a word for it to be common (ranking them costs ~4 ms)
+BEST = 1_000  # entries kept for each common word
+K1, B = 1.2, 0.75  # FTS5's bm25 parameters
+WEIGHTS = (10.0, 2.0, 1.0)  # of the columns title, text, body: the index's bm25 weights
+MARGIN = 1e-9  # for the rounding of two computations of a score
+
+TABLES = """
+CREATE TABLE IF NOT EXISTS common (
+    id INTEGER PRIMARY KEY,
+    token TEXT NOT NULL UNIQUE,
+    avgdl REAL NOT NULL,
+    floor REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS champions (
+    word INTEGER NOT NULL,
+    entry INTEGER NOT NULL,
+    f INTEGER NOT NULL,
+    d INTEGER NOT NULL,
+    PRIMARY KEY (word, entry)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS champions_entry ON champions (entry);
+"""
+# The words of a few texts, tokenized as ``search`` tokenizes them, and every occurrence.
+SCRATCH = """
+CREATE VIRTUAL TABLE IF NOT EXISTS temp.tokens USING fts5 (
+    title, text, body, tokenize = "unicode61 remove_diacritics 2"
+);
+CREATE VIRTUAL TABLE IF NOT EXISTS temp.tokens_seen USING fts5vocab(temp, tokens, instance);
+CREATE VIRTUAL TABLE IF NOT EXISTS temp.search_terms USING fts5vocab(main, search, row);
+CREATE VIRTUAL TABLE IF NOT EXISTS temp.search_seen USING fts5vocab(main, search, instance);
+"""
+
+
+def _weight(column: str) -> str:
+    """SQL for the weight of an occurrence in a row of an ``instance`` vocabulary table."""
+    title, text, body = WEIGHTS
+    return f"CASE {column} WHEN 'title' THEN {title:g} WHEN 'text' THEN {text:g} ELSE {body:g} END"
+
+
+def score(f: float, d: float, avgdl: float) -> float:
+    """bm25's term for one word without its idf, computed as FTS5 computes it (fts5_aux.c)."""
+    return (f * (K1 + 1.0)) / (f + K1 * (1 - B + B * d / avgdl))
+
+
+def idf(rows: int, hits: int) -> float:
+    value = math.log((rows - hits + 0.5) / (hits + 0.5))
+    return value if value > 0.0 else 1e-6
+
+
+def varints(blob: bytes) -> list[int]:
+    """The integers of one of FTS5's records (SQLite's variable-length integers)."""
+    values, i = [], 0
+    while i < len(blob):
+        value = 0
+        for j in range(8):
+            byte = blob[i + j]
+            value = (value << 7) | (byte & 0x7F)
+            if byte < 0x80:
+                i += j + 1
+                break
+        else:
+            value = (value << 8) | blob[i + 8]
+            i += 9
+        values.append(value)
+    return values
+
+
+class CommonWords:
+    """The champion lists of one index connection."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+
+    def _scratch(self) -> None:
+        """The temporary tables (each connection has its own, and a rolled-back transaction
+        takes back those it made)."""
+        for statement in SCRATCH.split(";"):
+            if statement.strip():
+                self.db.execute(statement)
+
+    def averages(self) -> tuple[int, float]:
+        """FTS5's number of rows and average row length (in tokens), as bm25 reads them. Inside
+        a write transaction FTS5 keeps them in memory until a savepoint makes it write them."""
+        self.db.execute("SAVEPOINT averages")
+        self.db.execute("RELEASE averages")
+        row = self.db.execute("SELECT block FROM search_data WHERE id = 1").fetchone()
+        if row is None or not row[0]:
+            return 0, 0.0
+        rows, *columns = varints(row[0])
+        return rows, (float(sum(columns)) / float(rows) if rows else 0.0)
+
+    # -- choosing ---------------------------------------------------------------------------
+
+    def choose(self) -> None:
+        """Make the lists anew from the whole index (the words that are common now)."""
+        db = self.db
+        self._scratch()
+        db.execute("DELETE FROM champions")
+        db.execute("DELETE FROM common")
+        rows, avgdl = self.averages()
+        if rows < COMMON:
+            return
+        tokens = [
+            term
+            for (term,) in db.execute(
+                "SELECT term FROM temp.search_terms WHERE doc >= ? ORDER BY term", (COMMON,)
+            )
+        ]
+        db.execute("CREATE TEMP TABLE IF NOT EXISTS sizes (id INTEGER PRIMARY KEY, d INTEGER)")
+        db.execute("DELETE FROM temp.sizes")
+        db.executemany(
+            "INSERT INTO temp.sizes VALUES (?, ?)",
+            ((i, sum(varints(sz))) for i, sz in db.execute("SELECT id, sz FROM search_docsize")),
+        )
+        for token in tokens:
+            best = db.execute(
+                f"SELECT doc, f, d FROM (SELECT doc, sum({_weight('col')}) AS f "
+                "FROM temp.search_seen WHERE term = ? GROUP BY doc) JOIN temp.sizes ON id = doc "
+                f"ORDER BY (f * ({K1} + 1.0)) / (f + {K1} * (1 - {B} + {B} * d / ?)) DESC "
+                "LIMIT ?",
+                (token, avgdl, BEST + 1),
+            ).fetchall()
+            scored = sorted(
+                ((score(float(f), float(d), avgdl), doc, f, d) for doc, f, d in best),
+                reverse=True,
+            )
+            kept = scored[:BEST]
+            if len(scored) > BEST:  # the last kept must score above the first left out
+                left_out = scored[BEST][0]
+                kept = [row for row in kept if row[0] > left_out * (1 + MARGIN)]
+            if not kept:
+                continue
+            word = db.execute(
+                "INSERT INTO common (token, avgdl, floor) VALUES (?, ?, ?)",
+                (token, avgdl, kept[-1][0]),
+            ).lastrowid
+            db.executemany(
+                "INSERT INTO champions (word, entry, f, d) VALUES (?, ?, ?, ?)",
+                ((word, doc, f, d) for _, doc, f, d in kept),
+            )
+        db.execute("DELETE FROM temp.sizes")
+
+    # -- keeping them up to date --------------------------------------------------------------
+
+    def add(self, texts: list[tuple[int, str, str, str]]) -> None:
+        """Entries just added to ``search`` (id, title, text, body): each that scores at least a
+        common word's floor joins its list."""
+        db = self.db
+        if not texts or db.execute("SELECT 1 FROM common LIMIT 1").fetchone() is None:
+            return
+        self._scratch()
+        db.executemany(
+            "INSERT INTO temp.tokens (rowid, title, text, body) VALUES (?, ?, ?, ?)", texts
+        )
+        try:
+            sizes = dict(db.execute("SELECT doc, count(*) FROM temp.tokens_seen GROUP BY doc"))
+            found = db.execute(
+                f"SELECT c.id, c.avgdl, c.floor, s.doc, sum({_weight('s.col')}) "
+                "FROM temp.tokens_seen s JOIN common c ON c.token = s.term "
+                "GROUP BY c.id, s.doc"
+            ).fetchall()
+            db.executemany(
+                "INSERT INTO champions (word, entry, f, d) VALUES (?, ?, ?, ?)",
+                (
+                    (word, doc, f, sizes[doc])
+                    for word, avgdl, floor, doc, f in found
+                    if score(float(f), float(sizes[doc]), avgdl) >= floor
+                ),
+            )
+        finally:
+            db.execute("DELETE FROM temp.tokens")
+
+    def forget(self, entry_id: int) -> None:
+        self.db.execute("DELETE FROM champions WHERE entry = ?", (entry_id,))
+
+    def clear(self) -> None:
+        self.db.execute("DELETE FROM champions")
+        self.db.execute("DELETE FROM common")
+
+    # -- searching ----------------------------------------------------------------------------
+
+    def best(
+        self, word: str, collections: list[str], wanted: int, total: int
+    ) -> list[tuple[int, float]] | None:
+        """(entry id, FTS5's rank) of the ``wanted`` best matches of the prefix ``word`` (in
+        ``collections``; empty: all, then ``total`` matches) and of every match tied with the
+        last, best first; None when that cannot be told from a champion list."""
+        db = self.db
+        self._scratch()
+        db.execute("INSERT INTO temp.tokens (rowid, body) VALUES (1, ?)", (word,))
+        try:
+            tokens = [t for (t,) in db.execute("SELECT term FROM temp.tokens_seen")]
+        finally:
+            db.execute("DELETE FROM temp.tokens")
+        if len(tokens) != 1:
+            return None
+        prefix = tokens[0]
+        found = db.execute(
+            "SELECT id, token, avgdl, floor FROM common WHERE token >= ? ORDER BY token LIMIT 1",
+            (prefix,),
+        ).fetchone()
+        if found is None or not found[1].startswith(prefix):
+            return None
+        word_id, token, chosen_avgdl, floor = found
+        # A champion list is one word's: the prefix must match no other word of the index.
+        # (The vocabulary counts the rows of each word it passes, 6 ms for a common one: it
+        # is asked for the first word from the prefix only if that is not the common word,
+        # then for the word after it, from the word and a character no word holds.)
+        after = [(token + "\x01",)] if prefix == token else [(prefix,), (token + "\x01",)]
+        for (start,) in after:
+            other = db.execute(
+                "SELECT term FROM temp.search_terms WHERE term >= ? LIMIT 1", (start,)
+            ).fetchone()
+            if other is not None and other[0] != token and other[0].startswith(prefix):
+                return None
+        hits = total
+        if collections:
+            hits = db.execute(
+                "SELECT doc FROM temp.search_terms WHERE term = ?", (token,)
+            ).fetchone()[0]
+        sql = "SELECT c.entry, c.f, c.d FROM champions c WHERE c.word = ?"
+        params: list = [word_id]
+        if collections:
+            marks = ",".join("?" * len(collections))
+            sql = (
+                "SELECT c.entry, c.f, c.d FROM champions c JOIN entries e ON e.id = c.entry "
+                f"WHERE c.word = ? AND e.collection IN ({marks})"
+            )
+            params += collections
+        rows, avgdl = self.averages()
+        scored = sorted(
+            ((score(float(f), float(d), avgdl), entry) for entry, f, d in db.execute(sql, params)),
+            reverse=True,
+        )
+        if len(scored) < wanted:
+            return None
+        bound = floor * max(1.0, avgdl / chosen_avgdl) * (1 + MARGIN)
+        if not scored[wanted - 1][0] > bound:  # an entry outside the list could score as much
+            return None
+        weight = idf(rows, hits)
+        ranked = [(entry, -1.0 * (0.0 + weight * value)) for value, entry in scored]
+        last = ranked[wanted - 1][1]
+        return [row for row in ranked if row[1] <= last]
