@@ -323,19 +323,37 @@ class Index:
 
     def delete_paths(self, paths: Iterable[str]) -> None:
         """Remove every entry stored at these paths (inside a transaction)."""
+        for entry_id in self._ids_at(paths, "1"):
+            self.db.execute("DELETE FROM vals WHERE entry = ?", (entry_id,))
+            self._unsearch(entry_id)
+            self.db.execute("DELETE FROM entries WHERE id = ?", (entry_id,))
+
+    def _ids_at(self, paths: Iterable[str], where: str) -> list[int]:
+        """The entries stored at these paths, in the order of their ids: FTS5 writes what it
+        holds in memory to disk as a new segment (then merges segments) whenever it is given
+        a row before the last one, so entries leave it in order (13 times faster for a
+        draft's 100 files), and those added next come after (their ids are new ones)."""
+        ids: list[int] = []
         for path in paths:
-            ids = [
-                row[0] for row in self.db.execute("SELECT id FROM entries WHERE path = ?", (path,))
+            ids += [
+                row[0]
+                for row in self.db.execute(
+                    f"SELECT id FROM entries WHERE path = ? AND {where}", (path,)
+                )
             ]
-            for entry_id in ids:
-                self.db.execute("DELETE FROM vals WHERE entry = ?", (entry_id,))
-                self._unsearch(entry_id)
-                self.db.execute("DELETE FROM entries WHERE id = ?", (entry_id,))
+        return sorted(ids)
 
     def _unsearch(self, entry_id: int) -> None:
-        """Take an entry out of full-text search: FTS5 reads its words from ``texts`` to
-        remove them, so its row there goes after."""
-        self.db.execute("DELETE FROM search WHERE rowid = ?", (entry_id,))
+        """Take an entry out of full-text search, with FTS5's ``delete`` command and the texts
+        it was indexed with (a ``DELETE`` would have FTS5 read them through ``search_texts``
+        twice, six calls of ``unpacked``)."""
+        row = self.db.execute("SELECT packed FROM texts WHERE id = ?", (entry_id,)).fetchone()
+        if row is None:  # never in search (its collection's filter hides it)
+            return
+        self.db.execute(
+            "INSERT INTO search (search, rowid, title, text, body) VALUES ('delete', ?, ?, ?, ?)",
+            (entry_id, *self.texts.unpack(row[0])),
+        )
         self.db.execute("DELETE FROM texts WHERE id = ?", (entry_id,))
         self.common.forget(entry_id)
 
@@ -343,14 +361,10 @@ class Index:
         """Make the entries stored at these paths unseen by every read, inside a transaction
         that is rolled back: much cheaper than deleting their values from every index (the
         rows stay, and no read reaches them). With ``search``, gone from full-text search."""
-        for path in paths:
-            hidden = self.db.execute(
-                "SELECT id FROM entries WHERE path = ? AND visible = 1", (path,)
-            ).fetchall()
-            for (entry_id,) in hidden:
-                self.db.execute("UPDATE entries SET visible = 0 WHERE id = ?", (entry_id,))
-                if search:
-                    self._unsearch(entry_id)
+        for entry_id in self._ids_at(paths, "visible = 1"):
+            self.db.execute("UPDATE entries SET visible = 0 WHERE id = ?", (entry_id,))
+            if search:
+                self._unsearch(entry_id)
 
     def choose_common(self, always: bool = False) -> None:
         """Make the common words' lists of best entries anew: after a build (``always``), or
