@@ -24,7 +24,7 @@ import math
 import sqlite3
 
 COMMON = 5_000  # entries that hold a word for it to be common (ranking them costs ~4 ms)
-BEST = 1_000  # entries kept for each common word
+BEST = 500  # entries kept for each common word: its pages to the 500th hit (6 MB at 1,000)
 K1, B = 1.2, 0.75  # FTS5's bm25 parameters
 WEIGHTS = (10.0, 2.0, 1.0)  # of the columns title, text, body: the index's bm25 weights
 MARGIN = 1e-9  # for the rounding of two computations of a score
