@@ -339,6 +339,28 @@ def test_moves_take_entries_out_of_search_in_row_order(tmp_path: Path) -> None:
     catalog.store.close()
 
 
+def test_a_trial_holds_full_text_merges_only_until_its_rollback() -> None:
+    """A draft's search stops FTS5 merging segments inside its rolled-back transaction (work
+    lost with it); once rolled back, later writes on the same connection are merged as on one
+    that never held them (200 writes leave 9 segments; 5 if merges stayed off, FTS5 then
+    merging only when a level holds 16)."""
+
+    def segments(trial: bool) -> int:
+        db = sqlite3.connect(":memory:", isolation_level=None)
+        index = Index(db, None)  # type: ignore[arg-type]  # no entries read
+        index.create()
+        if trial:
+            with index.trying():
+                index.hold_merges()
+                db.execute("INSERT INTO search (rowid, body) VALUES (1000, 'brouillon')")
+        for number in range(200):
+            with index.writing():
+                db.execute("INSERT INTO search (rowid, body) VALUES (?, 'texte')", (number,))
+        return db.execute("SELECT count(DISTINCT segid) FROM search_idx").fetchone()[0]
+
+    assert segments(trial=True) == segments(trial=False)
+
+
 def test_a_time_limit_stops_queries_and_changes_nothing(tmp_path: Path) -> None:
     """Under a time limit that stops most queries, at the branch head and at other commits,
     each random query is either answered as ``Query.run`` answers it or stopped with

@@ -470,6 +470,8 @@ class Catalog:
         are hidden rather than deleted, and without ``search`` the full-text index is not
         moved."""
         meta = index.meta()
+        if trial and search:
+            index.hold_merges()
         if move.changes is None or meta.get("config") != snapshot.config_sha:
             known = index.known_changes()
             index.delete_all()
