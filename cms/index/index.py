@@ -2,9 +2,10 @@
 
 ``entries`` holds one row per entry (its collection, slug, file, version, problems and last
 change), ``vals`` one row per value at each dotted field path (see rows.py), ``search`` the
-FTS5 index of the texts that ``texts`` keeps compressed (see texts.py), ``meta`` the commit
-it reflects. Entries are not copied here: their fields and bodies come from the parse cache
-by blob sha.
+FTS5 index of the texts that ``texts`` keeps compressed (see texts.py), ``common`` and
+``champions`` the entries that score best for each common word (see common.py), ``meta`` the
+commit it reflects. Entries are not copied here: their fields and bodies come from the parse
+cache by blob sha.
 
 Every change (a build, an update to a new commit) is one SQLite transaction that also moves
 ``meta.commit``, so a reader, which reads in a transaction of its own, sees one commit or the
