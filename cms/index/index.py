@@ -38,7 +38,7 @@ from cms.model import Collection
 from cms.storage.git import Change
 
 # The index format and the parse rules its rows come from: another value is rebuilt at start.
-VERSION = "8"
+VERSION = "9"
 
 TABLES = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;

