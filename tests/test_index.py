@@ -30,6 +30,7 @@ from cms.index import Catalog, Index, common
 from cms.index.catalog import items
 from cms.index.index import MARK_END, MARK_START, highlight, match_query
 from cms.index.limit import QueryTooSlow
+from cms.index.sql import where_sql
 from cms.index.texts import TABLES as TEXT_TABLES
 from cms.index.texts import TextStore
 from cms.storage import GitStore
@@ -197,6 +198,22 @@ def test_index_answers_like_a_full_scan(tmp_path: Path) -> None:
         catalog.close()
         catalog.store.close()
     assert checked > 600
+
+
+def test_a_number_condition_beside_another_is_tested_from_its_index(tmp_path: Path) -> None:
+    """The condition that does not drive the list is tested entry by entry: for a number,
+    from the small index of each field's numbers by entry, not from each entry's rows."""
+    site = generated_site(tmp_path / "site", seed=3)
+    catalog = catalog_of(site.path, tmp_path / "index")
+    catalog.rebuild()
+    collection = catalog.service.snapshot().collection("articles")
+    query = Query.parse({"filter[rubrique]": ["école"], "filter[rank][gte]": ["3"]}, collection)
+    where, params = where_sql("articles", query.conditions)
+    sql = f"EXPLAIN QUERY PLAN SELECT e.id FROM entries e WHERE {where}"
+    plan = catalog.current().db.execute(sql, params).fetchall()
+    assert any("COVERING INDEX vals_entry_n" in row[-1] for row in plan), plan
+    catalog.close()
+    catalog.store.close()
 
 
 def other_commits(site: Site, rng: random.Random) -> dict[str, str]:
@@ -779,6 +796,7 @@ from cms.content.parsed import pack, unpack
 from cms.index import Catalog, Index, common
 from cms.index.catalog import items
 from cms.index.limit import QueryTooSlow
+from cms.index.sql import where_sql
 from cms.storage import GitStore
 
 original = Index.insert
