@@ -256,3 +256,23 @@ def test_replaying_a_hook_removed_meanwhile_is_a_404_and_queues_nothing(tmp_path
         outbox.replay(hook, [("a" * 40, "main", {"commit": "a" * 40})])
     assert outbox.depth() == 0
     outbox.close()
+
+
+def test_commit_events_keep_messages_with_separator_characters(sample_copy) -> None:
+    """A commit message may hold any character but NUL (the API refuses it, git too): the
+    record and unit separators, new lines. Each commit still gets its event, its message
+    whole."""
+    from cms.content import ContentService
+    from cms.content.events import commit_events
+    from cms.storage import GitStore
+
+    messages = ["Deux\x1eparts", "Champs\x1fmêlés\x1fici", "Lignes\n\nsuite\x1e\x1f fin"]
+    shas = []
+    for number, message in enumerate(messages):
+        sample_copy.commit({f"notes/{number}.md": "texte\n"}, message)
+        shas.append(sample_copy.repo.head.commit.hexsha)
+    service = ContentService(GitStore(sample_copy.path), "admin/config.yml")
+    events = commit_events(service, shas, "main")
+    assert [(e["commit"], e["message"]) for e in events] == list(zip(shas, messages, strict=True))
+    assert all(e["author"]["email"] and e["parents"] for e in events)
+    service.store.close()

@@ -20,7 +20,10 @@ EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
 # the newest ones.
 MAX_COMMITS = 500
 CHANGES = {"A": "created", "D": "deleted"}
-FORMAT = "%H%x1f%P%x1f%an%x1f%ae%x1f%aI%x1f%cI%x1f%B%x1e"
+# Fields ended by NUL, the one character a commit message cannot hold (git refuses it, and so
+# does the API); the record and unit separators can be in one.
+FIELDS = 7
+FORMAT = "%H%x00%P%x00%an%x00%ae%x00%aI%x00%cI%x00%B%x00"
 
 
 def commits_between(service: ContentService, old: str | None, new: str, branch: str) -> list[str]:
@@ -43,12 +46,14 @@ def commit_events(service: ContentService, commits: list[str], branch: str) -> l
         return []
     store = service.store
     shown = command.run(store.path, ["show", "-s", f"--format={FORMAT}", *commits])
-    records = [r.strip("\n") for r in shown.stdout.decode("utf-8", "replace").split("\x1e")]
+    fields = shown.stdout.decode("utf-8", "replace").split("\x00")
+    records = [fields[i : i + FIELDS] for i in range(0, len(fields) - FIELDS + 1, FIELDS)]
     events = []
-    for record in records:
-        if not record:
+    wanted = set(commits)
+    for sha, parents, name, email, authored, committed, message in records:
+        sha = sha.strip("\n")  # each commit's fields after the first start a new line
+        if sha not in wanted:  # a NUL in a commit made elsewhere (git fsck refuses those)
             continue
-        sha, parents, name, email, authored, committed, message = record.split("\x1f", 6)
         parent_list = parents.split()
         events.append(
             {
