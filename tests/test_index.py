@@ -636,6 +636,25 @@ def test_common_words_rank_from_their_lists_as_fts5_ranks_every_match(
     catalog.store.close()
 
 
+def test_words_left_in_the_scratch_table_stop_nothing(tmp_path: Path, common_words) -> None:
+    """A query stopped by the time limit can leave texts in the temporary table that counts
+    words: the next search and the next update on that connection still work."""
+    site = generated_site(tmp_path / "site", seed=23, count=60)
+    catalog = catalog_of(site.path, tmp_path / "index")
+    catalog.rebuild()
+    index = catalog.current()
+    expected = index.search("pérennisation", None, 1, 3)
+    index.common._scratch()
+    index.db.executemany(
+        "INSERT INTO temp.tokens (rowid, body) VALUES (?, 'reste')", [(n,) for n in range(1, 200)]
+    )
+    assert index.search("pérennisation", None, 1, 3) == expected
+    site.commit({"articles/nouveau.md": article(random.Random(23))}, "One more")
+    assert catalog.current().find("articles", "nouveau") is not None
+    catalog.close()
+    catalog.store.close()
+
+
 def test_a_list_is_not_trusted_once_an_entry_left_out_could_score_more(
     tmp_path: Path, common_words
 ) -> None:

@@ -98,10 +98,12 @@ class CommonWords:
 
     def _scratch(self) -> None:
         """The temporary tables (each connection has its own, and a rolled-back transaction
-        takes back those it made)."""
+        takes back those it made), ``tokens`` empty (a query the time limit stopped may have
+        left texts there)."""
         for statement in SCRATCH.split(";"):
             if statement.strip():
                 self.db.execute(statement)
+        self.db.execute("DELETE FROM temp.tokens")
 
     def averages(self) -> tuple[int, float]:
         """FTS5's number of rows and average row length (in tokens), as bm25 reads them. Inside
