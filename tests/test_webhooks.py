@@ -276,3 +276,28 @@ def test_commit_events_keep_messages_with_separator_characters(sample_copy) -> N
     assert [(e["commit"], e["message"]) for e in events] == list(zip(shas, messages, strict=True))
     assert all(e["author"]["email"] and e["parents"] for e in events)
     service.store.close()
+
+
+def test_a_hook_removed_while_its_events_are_made_or_sent_stops_nothing(tmp_path) -> None:
+    """Another request removes a hook while the background makes its events or sends one:
+    what is left of it is dropped, the rest goes on (the background task failed on the
+    foreign key, every tick while the race lasted)."""
+    from cms.storage.outbox import Outbox
+
+    outbox = Outbox(tmp_path / "webhooks.sqlite")
+    kept = outbox.add_hook("http://127.0.0.1:9/kept", ("published",), "secret", "test")
+    gone = outbox.add_hook("http://127.0.0.1:9/gone", ("published",), "secret", "test")
+    events = [(hook.id, "a" * 40, "main", {"commit": "a" * 40}) for hook in (kept, gone)]
+    assert outbox.remove_hook(gone.id)
+    assert outbox.advance({}, {"main": "a" * 40}, events) == 1
+    assert outbox.heads() == {"main": "a" * 40}
+    third = outbox.add_hook("http://127.0.0.1:9/third", ("published",), "secret", "test")
+    outbox.replay(third, [("b" * 40, "main", {"commit": "b" * 40})])
+    claimed = {event.hook.id: event for event in outbox.claim(lease=60)}
+    assert set(claimed) == {kept.id, third.id}
+    assert outbox.remove_hook(third.id)
+    outbox.record(claimed[third.id], None, "refused", 0.1, time.time() + 60)
+    outbox.record(claimed[kept.id], 200, None, 0.1, None)
+    assert [d["status"] for d in outbox.deliveries(kept.id)] == [200]
+    assert outbox.deliveries(third.id) == [] and outbox.depth() == 0
+    outbox.close()

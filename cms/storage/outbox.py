@@ -160,14 +160,18 @@ class Outbox:
     ) -> int:
         """Queue ``events`` (hook id, commit, branch, payload) and record the new heads
         ``moved`` (None: the branch is gone), if the recorded heads are still ``seen`` (another
-        worker did it otherwise). Returns how many events were new."""
+        worker did it otherwise). Returns how many events were new. The events of a hook
+        removed meanwhile are dropped."""
         now = time.time()
         with self._transaction() as db:
             current = dict(db.execute("SELECT branch, commit_sha FROM heads").fetchall())
             if any(current.get(branch) != seen.get(branch) for branch in moved):
                 return 0
+            hooks = {row[0] for row in db.execute("SELECT id FROM hooks")}
             added = 0
             for hook, commit, branch, payload in events:
+                if hook not in hooks:
+                    continue
                 added += db.execute(
                     "INSERT OR IGNORE INTO events (hook, commit_sha, branch, payload, created_at,"
                     " next_at) VALUES (?, ?, ?, ?, ?, ?)",
@@ -227,15 +231,18 @@ class Outbox:
         next_at: float | None,
     ) -> None:
         """Log one attempt; the event is delivered (``status`` 2xx), due again at ``next_at``,
-        or given up (``next_at`` None and no success)."""
+        or given up (``next_at`` None and no success). Nothing is logged for an event gone
+        meanwhile with its hook."""
         delivered = status is not None and 200 <= status < 300
         state = "delivered" if delivered else ("pending" if next_at is not None else "failed")
         with self._transaction() as db:
-            db.execute(
+            updated = db.execute(
                 "UPDATE events SET attempts = attempts + 1, state = ?, next_at = ?, "
                 "lease_until = 0 WHERE id = ?",
                 (state, next_at or 0, event.id),
-            )
+            ).rowcount
+            if not updated:
+                return
             db.execute(
                 "INSERT INTO deliveries (event, hook, attempt, at, status, error, duration_ms)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?)",
