@@ -336,25 +336,18 @@ class Index:
 
     def delete_paths(self, paths: Iterable[str]) -> None:
         """Remove every entry stored at these paths (inside a transaction)."""
-        for entry_id in self._ids_at(paths, "1"):
+        for entry_id in self._ids_at(paths):
             self.db.execute("DELETE FROM vals WHERE entry = ?", (entry_id,))
             self._unsearch(entry_id)
             self.db.execute("DELETE FROM entries WHERE id = ?", (entry_id,))
 
-    def _ids_at(self, paths: Iterable[str], where: str) -> list[int]:
+    def _ids_at(self, paths: Iterable[str], visible_only: bool = False) -> list[int]:
         """The entries stored at these paths, in the order of their ids: FTS5 writes what it
         holds in memory to disk as a new segment (then merges segments) whenever it is given
         a row before the last one, so entries leave it in order (13 times faster for a
         draft's 100 files), and those added next come after (their ids are new ones)."""
-        ids: list[int] = []
-        for path in paths:
-            ids += [
-                row[0]
-                for row in self.db.execute(
-                    f"SELECT id FROM entries WHERE path = ? AND {where}", (path,)
-                )
-            ]
-        return sorted(ids)
+        sql = "SELECT id FROM entries WHERE path = ?" + (" AND visible = 1" if visible_only else "")
+        return sorted(row[0] for path in paths for row in self.db.execute(sql, (path,)))
 
     def _unsearch(self, entry_id: int) -> None:
         """Take an entry out of full-text search, with FTS5's ``delete`` command and the texts
@@ -374,7 +367,7 @@ class Index:
         """Make the entries stored at these paths unseen by every read, inside a transaction
         that is rolled back: much cheaper than deleting their values from every index (the
         rows stay, and no read reaches them). With ``search``, gone from full-text search."""
-        for entry_id in self._ids_at(paths, "visible = 1"):
+        for entry_id in self._ids_at(paths, visible_only=True):
             self.db.execute("UPDATE entries SET visible = 0 WHERE id = ?", (entry_id,))
             if search:
                 self._unsearch(entry_id)

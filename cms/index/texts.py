@@ -72,9 +72,8 @@ class TextStore:
         decompressor = zlib.decompressobj(zdict=data) if data else zlib.decompressobj()
         joined = (decompressor.decompress(packed) + decompressor.flush()).decode()
         head, _, rest = joined.partition("\n")
-        first, second = head.split(" ")
-        middle = int(first) + int(second)
-        texts = [rest[: int(first)], rest[int(first) : middle], rest[middle:]]
+        first, second = (int(length) for length in head.split(" "))
+        texts = [rest[:first], rest[first : first + second], rest[first + second :]]
         self._last = (packed, texts)
         return texts
 
