@@ -68,7 +68,7 @@ def disk_sizes(instance: Path) -> tuple[int, int]:
     """Bytes on disk of the index files (with their WAL) and of the parse cache."""
     index = parse = 0
     for path in instance.rglob("*"):
-        if not path.is_file():
+        if not path.is_file() or path.is_symlink():  # the branch's link to its index file
             continue
         if path.name.startswith(("parsed.sqlite", "documents.sqlite")):
             parse += path.stat().st_size

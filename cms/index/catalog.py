@@ -13,6 +13,7 @@ memory budget.
 from __future__ import annotations
 
 import fcntl
+import glob
 import logging
 import os
 import sqlite3
@@ -33,6 +34,7 @@ from cms.content.parsed import Documents, Parsed, connect, pack, parse_blob
 from cms.content.query import Page, Query
 from cms.content.service import ContentService, Snapshot, nfc, relation_key
 from cms.errors import CMSError, NotFound, RepositoryError
+from cms.index.filters import Filters, new_state
 from cms.index.index import VERSION, Hit, Hits, Index, Item
 from cms.index.limit import time_limit
 from cms.index.rows import index_path
@@ -138,6 +140,7 @@ class Catalog:
         self._moves: LRU[tuple[str, str], Move] = LRU(256)
         self._builder: threading.Thread | None = None
         self._warm: str | None = None  # the commit whose folders warm() has read
+        self._filters = Filters()  # each condition's matches, for every connection
 
     def start(self) -> None:
         """Build the index in the background if it is missing (a server starting)."""
@@ -170,7 +173,7 @@ class Catalog:
         if getattr(self._local, "unusable", None) == inode:
             return None
         db = connect(self.path)
-        index = Index(db, self.documents)
+        index = Index(db, self.documents, filters=self._filters)
         if index.commit() is None:
             db.close()
             self._local.unusable = inode  # of another version of this program: not again
@@ -271,7 +274,7 @@ class Catalog:
         source = self.current()
         disk = sqlite3.connect("", isolation_level=None, check_same_thread=False)
         source.db.backup(disk)
-        copy = Index(disk, self.documents, lock=threading.Lock())
+        copy = Index(disk, self.documents, lock=threading.Lock(), filters=self._filters)
         with copy.writing():
             self._update(copy, copy.commit(), snapshot)
         return self._copies.put(snapshot.commit, copy)
@@ -329,19 +332,39 @@ class Catalog:
                 version=VERSION,
                 commit=snapshot.commit,
                 config=snapshot.config_sha,
+                state=new_state(),
                 branch=self.store.branch,
                 built_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             )
             db.execute("COMMIT")
             db.execute("PRAGMA journal_mode = WAL")
             db.close()
-            os.replace(temporary, self.path)
+            self._put_in_place(temporary)
         except BaseException:
             db.close()
             temporary.unlink(missing_ok=True)
             raise
         self.documents.checkpoint()  # the build is in place whatever this does
         return self.status()
+
+    def _put_in_place(self, built: Path) -> None:
+        """Make a built file the branch index: each build is a file of its own
+        (``<branch>.<token>.sqlite``), and ``<branch>.sqlite`` a link to the present one,
+        replaced at once. A connection to the file before goes on reading it until it sees
+        the link moved; SQLite names the write-ahead log after the file the link leads to, so
+        a log of the old file is never read with the new one (that would mix their pages).
+        Older builds go, once nothing opens them any more through the link."""
+        generation = self.path.with_name(f"{self.path.stem}.{new_state()}{self.path.suffix}")
+        os.replace(built, generation)
+        link = self.path.with_name(f"{self.path.name}.{os.getpid()}.link")
+        link.unlink(missing_ok=True)
+        os.symlink(generation.name, link)
+        os.replace(link, self.path)
+        for old in self.folder.glob(f"{glob.escape(self.path.stem)}.*{self.path.suffix}*"):
+            if not old.name.startswith(generation.name) and old.name != self.path.name:
+                old.unlink(missing_ok=True)  # connections open on it keep their own handle
+        for log in ("-wal", "-shm"):  # of an index file from before links: no one names them
+            self.path.with_name(f"{self.path.name}{log}").unlink(missing_ok=True)
 
     def _with_documents(self, batch: list[Item]) -> Iterator[tuple[Item, object]]:
         found = {(b, f): parsed for b, f, parsed in self.documents.rows(i.key for i in batch)}
@@ -501,7 +524,13 @@ class Catalog:
             index.set_changes((path, None) for path in touched | move.crossed)
         if not trial:
             index.choose_common()
-        index.set_meta(version=VERSION, commit=move.new, config=snapshot.config_sha)
+        # A new state for the entries a condition matches; none in a trial (see filters.py).
+        index.set_meta(
+            version=VERSION,
+            commit=move.new,
+            config=snapshot.config_sha,
+            state="" if trial else new_state(),
+        )
 
     # -- reading ------------------------------------------------------------------------------
 

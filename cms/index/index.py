@@ -30,8 +30,9 @@ from cms.content.service import Snapshot
 from cms.errors import BadRequest
 from cms.index.common import TABLES as COMMON_TABLES
 from cms.index.common import WEIGHTS, CommonWords
+from cms.index.filters import Filters, members
 from cms.index.rows import search_text, value_rows
-from cms.index.sql import page_sql, sorted_sql, where_sql
+from cms.index.sql import SortedPlan, page_sql, sorted_sql, walk_sql, where_sql
 from cms.index.texts import TABLES as TEXT_TABLES
 from cms.index.texts import TextStore
 from cms.model import Collection
@@ -175,8 +176,10 @@ class Index:
         db: sqlite3.Connection,
         documents: Documents,
         lock: threading.Lock | None = None,
+        filters: Filters | None = None,
     ) -> None:
         self.db = db
+        self.filters = filters  # the entries of conditions read before, shared by connections
         self.texts = TextStore(db)
         self.common = CommonWords(db)
         self.documents = documents
@@ -454,10 +457,17 @@ class Index:
             page, page_params, count, count_params = page_sql(collection, query, match)
             ids = [row[0] for row in db.execute(page, page_params)]
             return ids, db.execute(count, count_params).fetchone()[0]
-        if query.conditions:
+        state = self.state() if query.conditions and self.filters is not None else None
+        if state:
+            bits = self.filters.matching(db, state, collection, query.conditions)
+            total = bits.bit_count()
+            if len(query.sort) == 1 and self._walk(collection, query, total):
+                return self._walked(collection, query, bits), total
+            self._keep_matched(members(bits))
+            plan = sorted_sql(collection, query, matched=True)
+        elif query.conditions:
             # The filters are evaluated once, into a temporary table the page then sorts.
-            db.execute("CREATE TEMP TABLE IF NOT EXISTS matched (id INTEGER PRIMARY KEY)")
-            db.execute("DELETE FROM temp.matched")
+            self._clear_matched()
             where, params = where_sql(collection, query.conditions)
             total = db.execute(
                 f"INSERT INTO temp.matched SELECT e.id FROM entries e WHERE {where}", params
@@ -472,11 +482,55 @@ class Index:
         if len(ids) < query.page_size:
             # The page reaches the entries without a value to sort by: they come last.
             present = db.execute(*plan.present_count).fetchone()[0]
-            start = (query.page - 1) * query.page_size
-            sql, params = plan.missing
-            rows = db.execute(sql, [*params, query.page_size - len(ids), max(0, start - present)])
-            ids.extend(row[0] for row in rows)
+            ids.extend(self._missing(plan, query, len(ids), present))
         return ids, total
+
+    def state(self) -> str | None:
+        """The token of the index's present state (see filters.py); none inside a trial."""
+        row = self.db.execute("SELECT value FROM meta WHERE key = 'state'").fetchone()
+        return row[0] if row else None
+
+    def _clear_matched(self) -> None:
+        self.db.execute("CREATE TEMP TABLE IF NOT EXISTS matched (id INTEGER PRIMARY KEY)")
+        self.db.execute("DELETE FROM temp.matched")
+
+    def _keep_matched(self, ids: list[int]) -> None:
+        """The temporary table ``matched`` holding ``ids`` (in increasing order)."""
+        self._clear_matched()
+        self.db.execute(
+            "INSERT INTO temp.matched SELECT value FROM json_each(?)", (json.dumps(ids),)
+        )
+
+    def _walked(self, collection: str, query: Query, bits: int) -> list[int]:
+        """A page of the entries of ``bits``, walking the sort index until it is full."""
+        data = bits.to_bytes((bits.bit_length() + 7) // 8, "little")
+        size, start = len(data), (query.page - 1) * query.page_size
+        ids: list[int] = []
+        present = 0  # the matched entries met so far
+        cursor = self.db.execute(*walk_sql(query.sort[0]))
+        try:
+            for (entry_id,) in cursor:
+                at = entry_id >> 3
+                if at < size and data[at] >> (entry_id & 7) & 1:
+                    if present >= start:
+                        ids.append(entry_id)
+                        if len(ids) == query.page_size:
+                            return ids
+                    present += 1
+        finally:
+            cursor.close()
+        # Every entry with a value to sort by was walked: the page reaches those without one.
+        self._keep_matched(members(bits))
+        plan = sorted_sql(collection, query, matched=True)
+        return [*ids, *self._missing(plan, query, len(ids), present)]
+
+    def _missing(self, plan: SortedPlan, query: Query, found: int, present: int) -> list[int]:
+        """The rest of a page that ``found`` entries with a value to sort by began, from the
+        entries without one (``present``: how many matched entries have one)."""
+        start = (query.page - 1) * query.page_size
+        sql, params = plan.missing
+        rows = self.db.execute(sql, [*params, query.page_size - found, max(0, start - present)])
+        return [row[0] for row in rows]
 
     def _walk(self, collection: str, query: Query, matched: int) -> bool:
         """Whether walking the sort index until the page is full (about ``page end ×

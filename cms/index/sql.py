@@ -160,6 +160,17 @@ def page_sql(collection: str, query: Query, match: str | None) -> tuple[str, lis
     return page, page_params, count, count_params
 
 
+def walk_sql(key: SortKey) -> tuple[str, list[Any]]:
+    """Every entry with a value for the sort key, in the order of a page sorted by it alone:
+    walked by the caller until a page of matched entries is full."""
+    way = "DESC" if key.descending else "ASC"
+    return (
+        f"SELECT s0.entry FROM vals s0 INDEXED BY vals_sort WHERE s0.field = {FIELD} "
+        f"AND s0.pos = 0 AND s0.o IS NOT NULL ORDER BY s0.o {way}, s0.os",
+        [key.field],
+    )
+
+
 @dataclass(frozen=True)
 class SortedPlan:
     """A sorted page in parts: the entries that have a value for the first sort key, walked

@@ -1,0 +1,77 @@
+"""The entries each list condition matches, kept per state of the index as bitmaps.
+
+A page whose filters match many entries spends most of its time finding them: at 100,000
+entries, 15% is 15,000 ids read from one condition's index and each tested against the others.
+Front ends ask the same conditions again and again (a section, a flag, a date range) with other
+pages and sorts, so each condition's matches are read once for a state of the index, as a
+bitmap (bit ``i`` set: entry ``i`` matches), and a page intersects them: Lucene's filter cache
+does the same per segment.
+
+A state is a random token the index stores with every change of its entries (``meta.state``,
+written in the change's own transaction): what was read under one token holds for any
+connection that reads the same token. A change that is rolled back (a draft's trial) stores
+no token, and its reads keep nothing.
+"""
+
+from __future__ import annotations
+
+import secrets
+import sqlite3
+
+from cms.content.query import Condition
+from cms.index.sql import where_sql
+from cms.storage.lru import LRU
+
+MAX_BYTES = 32 * 1024 * 1024  # per process: 2,600 conditions at 100,000 entries
+# The positions of the set bits of each byte value.
+BITS = [tuple(bit for bit in range(8) if value >> bit & 1) for value in range(256)]
+
+
+def new_state() -> str:
+    return secrets.token_hex(8)
+
+
+def bitmap(ids: list[int]) -> int:
+    """The bitmap of a list of entry ids."""
+    if not ids:
+        return 0
+    data = bytearray(max(ids) // 8 + 1)
+    for entry_id in ids:
+        data[entry_id >> 3] |= 1 << (entry_id & 7)
+    return int.from_bytes(data, "little")
+
+
+def members(bits: int) -> list[int]:
+    """The entry ids of a bitmap, in increasing order."""
+    data = bits.to_bytes((bits.bit_length() + 7) // 8, "little")
+    found: list[int] = []
+    for position, byte in enumerate(data):
+        if byte:
+            base = position << 3
+            found.extend(base + bit for bit in BITS[byte])
+    return found
+
+
+class Filters:
+    """Each condition's matching entries, for the states of the index that were read."""
+
+    def __init__(self, max_bytes: int = MAX_BYTES) -> None:
+        self._kept: LRU[tuple[str, str, Condition], int] = LRU(
+            1_000_000, max_bytes, weigh=lambda bits: bits.bit_length() // 8 + 100
+        )
+
+    def matching(
+        self, db: sqlite3.Connection, state: str, collection: str, conditions: tuple[Condition, ...]
+    ) -> int:
+        """The visible entries of ``collection`` that meet every condition, as a bitmap (inside
+        the read transaction of the index at ``state``)."""
+        bits = -1
+        for condition in conditions:
+            key = (state, collection, condition)
+            found = self._kept.get(key)
+            if found is None:
+                where, params = where_sql(collection, (condition,))
+                rows = db.execute(f"SELECT e.id FROM entries e WHERE {where}", params)
+                found = self._kept.put(key, bitmap([row[0] for row in rows]))
+            bits &= found
+        return bits
