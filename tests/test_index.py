@@ -659,7 +659,7 @@ def dump_index(index: Index, history: bool = True) -> dict:
         vals = sorted(
             (names[field], *values)
             for field, *values in db.execute(
-                "SELECT field, pos, t, n, ts, s, f, k FROM vals WHERE entry = ?", (entry_id,)
+                "SELECT field, pos, t, n, ts, s, f, k, o, os FROM vals WHERE entry = ?", (entry_id,)
             )
         )
         out[(row[1], row[2])] = (rest, vals)
@@ -859,6 +859,31 @@ def test_incremental_updates_equal_a_rebuild(tmp_path: Path, seed: int, request)
         fresh.store.close()
     catalog.close()
     catalog.store.close()
+
+
+def test_a_field_whose_widget_changes_is_indexed_after_its_new_kind(tmp_path: Path) -> None:
+    """A config change that makes a number field a string one (or a string a date) reindexes
+    the entries with the values typed after the new model, as a rebuild would."""
+    site = generated_site(tmp_path / "site", seed=9, count=40)
+    catalog = catalog_of(site.path, tmp_path / "moved")
+    catalog.rebuild()
+    site.commit({"articles/un.md": article(random.Random(9))}, "One more")
+    catalog.current()  # this connection has indexed articles after the model before
+    changed = CONFIG.replace(
+        "{name: rank, widget: number, value_type: float, required: false}",
+        "{name: rank, widget: string, required: false}",
+    ).replace("{name: title, widget: string}", "{name: title, widget: datetime}", 1)
+    site.commit({"admin/config.yml": changed}, "Rank as text")
+    moved = dump(catalog)
+    fresh = catalog_of(site.path, tmp_path / "fresh")
+    fresh.rebuild()
+    assert moved == dump(fresh)
+    snap = catalog.service.snapshot()
+    for args in ({"sort": ["rank"]}, {"filter[rank][gte]": ["3"]}, {"sort": ["-title"]}):
+        assert same_page(catalog, snap, {**args, "page_size": ["100"]})
+    for each in (catalog, fresh):
+        each.close()
+        each.store.close()
 
 
 def test_a_build_parsing_in_worker_processes_holds_what_a_serial_one_holds(

@@ -289,7 +289,8 @@ class Index:
                     problems,
                 )
             )
-            kinds = self._kinds.setdefault(collection.name, {})
+            # Kinds after this config's model: a config change may change a field's widget.
+            kinds = self._kinds.setdefault(f"{snapshot.config_sha} {collection.name}", {})
 
             def kind(path: str, kinds: dict = kinds, collection: Collection = collection) -> str:
                 found = kinds.get(path)
