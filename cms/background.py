@@ -128,8 +128,9 @@ PRUNE_EVERY = 3600.0  # seconds between two prunings of the parse cache
 
 class IndexTask:
     """Move the published branch's index when the branch moved without a write of this
-    server (a fetch from the remote, another process, a person with git), and read ahead the
-    trees the next move compares (``Catalog.warm``); and, once the index is built and then
+    server (a fetch from the remote, another process, a person with git), read ahead the
+    trees the next move compares (``Catalog.warm``) and copy the index's write-ahead log into
+    its file (``Catalog.checkpoint``); and, once the index is built and then
     every ``prune_every`` seconds, drop from the parse cache the files no ref holds and
     bring the repository's commit-graph up to date (one worker at a time)."""
 
@@ -143,6 +144,7 @@ class IndexTask:
         try:
             self.catalog.follow()
             self.catalog.warm()
+            self.catalog.checkpoint()
         except CMSError as error:
             log.warning("index not moved: %s", error.message)
         now = time.monotonic()

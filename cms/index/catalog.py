@@ -214,6 +214,14 @@ class Catalog:
         if self._file() is not None:
             self.current()
 
+    def checkpoint(self) -> None:
+        """Copy the index's write-ahead log into its file, without waiting for readers or
+        writers (in the background: otherwise the write that fills the log past SQLite's
+        1,000 pages does it in the request that made it, about 40 ms at 100,000 entries)."""
+        index = self._file()
+        if index is not None:
+            index.db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+
     def warm(self) -> None:
         """Read ahead the trees of the collections' folders at the index's commit (once per
         commit, in the background): the diff to the next commit then reads only its own."""
