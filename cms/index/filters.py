@@ -19,7 +19,7 @@ import secrets
 import sqlite3
 
 from cms.content.query import Condition
-from cms.index.sql import where_sql
+from cms.index.sql import holders_sql
 from cms.storage.lru import LRU
 
 MAX_BYTES = 32 * 1024 * 1024  # per process: 2,600 conditions at 100,000 entries
@@ -56,7 +56,7 @@ class Filters:
     """Each condition's matching entries, for the states of the index that were read."""
 
     def __init__(self, max_bytes: int = MAX_BYTES) -> None:
-        self._kept: LRU[tuple[str, str, Condition], int] = LRU(
+        self._kept: LRU[tuple[str, str, Condition | None], int] = LRU(
             1_000_000, max_bytes, weigh=lambda bits: bits.bit_length() // 8 + 100
         )
 
@@ -65,13 +65,22 @@ class Filters:
     ) -> int:
         """The visible entries of ``collection`` that meet every condition, as a bitmap (inside
         the read transaction of the index at ``state``)."""
-        bits = -1
+        bits = self._kept.get((state, collection, None))
+        if bits is None:
+            rows = db.execute(
+                "SELECT id FROM entries WHERE collection = ? AND visible = 1", (collection,)
+            )
+            bits = self._kept.put((state, collection, None), bitmap([row[0] for row in rows]))
+        every = bits
         for condition in conditions:
             key = (state, collection, condition)
             found = self._kept.get(key)
             if found is None:
-                where, params = where_sql(collection, (condition,))
-                rows = db.execute(f"SELECT e.id FROM entries e WHERE {where}", params)
-                found = self._kept.put(key, bitmap([row[0] for row in rows]))
+                # The entries that hold a matching value, read from the value's index alone
+                # (a condition most entries meet is one range of it), then kept to this
+                # collection's visible entries.
+                sql, params, negate = holders_sql(condition)
+                held = bitmap([row[0] for row in db.execute(sql, params)]) if sql else 0
+                found = self._kept.put(key, every & ~held if negate else every & held)
             bits &= found
         return bits

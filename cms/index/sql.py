@@ -64,42 +64,56 @@ def _range(condition: Condition) -> list[Part]:
     return [(f"v.t = 2 AND (v.f, v.s) {op} (?, ?)", [fold(wanted), wanted])]
 
 
+def _parts(condition: Condition) -> tuple[list[Part], bool]:
+    """The condition as predicates on a value (an entry meets it if any of its values meets
+    one), and whether it is their negation (an entry meets it if none of its values does)."""
+    if condition.op == "exists":
+        return [("1", [])], condition.value != "true"
+    if condition.op in ("eq", "ne"):
+        parts = _equal(condition.kind, condition.value)
+    elif condition.op == "in":
+        parts = [p for option in condition.value.split(",") for p in _equal(condition.kind, option)]
+    elif condition.op == "contains":
+        parts = [("v.t = 2 AND instr(v.f, ?) > 0", [fold(condition.value)])]
+        parts += _equal(condition.kind, condition.value, strings=False)
+    else:
+        parts = _range(condition)
+    return parts, condition.op == "ne"
+
+
+def holders_sql(condition: Condition) -> tuple[str | None, list[Any], bool]:
+    """A SELECT of the entries (of any collection, an id once per value) that hold a value
+    meeting the condition's predicates (None: no value can), its parameters, and whether the
+    condition is their negation."""
+    parts, negate = _parts(condition)
+    selects: list[str] = []
+    params: list[Any] = []
+    for predicate, values in parts:
+        selects.append(f"SELECT v.entry FROM vals v WHERE v.field = {FIELD} AND {predicate}")
+        params.extend([condition.field, *values])
+    return (" UNION ALL ".join(selects) or None), params, negate
+
+
 def condition_sql(condition: Condition, params: list[Any], drives: bool = True) -> str:
     """A test on ``e``: ``e.id [NOT] IN (matching entries)`` for the condition that drives the
     query (its index gives the candidates), ``[NOT] EXISTS (a matching value of e)`` for the
     others (looked up by entry, for the candidates only)."""
-    if condition.op == "exists":
-        parts: list[Part] = [("1", [])]
-        negate = condition.value != "true"
-    else:
-        negate = condition.op == "ne"
-        if condition.op in ("eq", "ne"):
-            parts = _equal(condition.kind, condition.value)
-        elif condition.op == "in":
-            parts = [
-                p for option in condition.value.split(",") for p in _equal(condition.kind, option)
-            ]
-        elif condition.op == "contains":
-            parts = [("v.t = 2 AND instr(v.f, ?) > 0", [fold(condition.value)])]
-            parts += _equal(condition.kind, condition.value, strings=False)
-        else:
-            parts = _range(condition)
+    if drives:
+        holders, values, negate = holders_sql(condition)
+        if holders is None:
+            return "1" if negate else "0"
+        params.extend(values)
+        return f"e.id {'NOT ' if negate else ''}IN ({holders})"
+    parts, negate = _parts(condition)
     if not parts:
         return "1" if negate else "0"
-    no = "NOT " if negate else ""
-    if drives:
-        selects = []
-        for predicate, values in parts:
-            selects.append(f"SELECT v.entry FROM vals v WHERE v.field = {FIELD} AND {predicate}")
-            params.extend([condition.field, *values])
-        return f"e.id {no}IN ({' UNION ALL '.join(selects)})"
     predicates = " OR ".join(f"({predicate})" for predicate, _ in parts)
     params.append(condition.field)
     for _, values in parts:
         params.extend(values)
     return (
-        f"{no}EXISTS (SELECT 1 FROM vals v WHERE v.entry = e.id AND v.field = {FIELD} "
-        f"AND ({predicates}))"
+        f"{'NOT ' if negate else ''}EXISTS (SELECT 1 FROM vals v WHERE v.entry = e.id "
+        f"AND v.field = {FIELD} AND ({predicates}))"
     )
 
 
