@@ -23,8 +23,6 @@ from cms.index.sql import holders_sql
 from cms.storage.lru import LRU
 
 MAX_BYTES = 32 * 1024 * 1024  # per process: 2,600 conditions at 100,000 entries
-# The positions of the set bits of each byte value.
-BITS = [tuple(bit for bit in range(8) if value >> bit & 1) for value in range(256)]
 
 
 def new_state() -> str:
@@ -39,17 +37,6 @@ def bitmap(ids: list[int]) -> int:
     for entry_id in ids:
         data[entry_id >> 3] |= 1 << (entry_id & 7)
     return int.from_bytes(data, "little")
-
-
-def members(bits: int) -> list[int]:
-    """The entry ids of a bitmap, in increasing order."""
-    data = bits.to_bytes((bits.bit_length() + 7) // 8, "little")
-    found: list[int] = []
-    for position, byte in enumerate(data):
-        if byte:
-            base = position << 3
-            found.extend(base + bit for bit in BITS[byte])
-    return found
 
 
 class Filters:

@@ -30,7 +30,7 @@ from cms.content.service import Snapshot
 from cms.errors import BadRequest
 from cms.index.common import TABLES as COMMON_TABLES
 from cms.index.common import WEIGHTS, CommonWords
-from cms.index.filters import Filters, members
+from cms.index.filters import Filters
 from cms.index.rows import search_text, value_rows
 from cms.index.sql import SortedPlan, page_sql, sorted_sql, walk_sql, where_sql
 from cms.index.texts import TABLES as TEXT_TABLES
@@ -458,24 +458,26 @@ class Index:
             page, page_params, count, count_params = page_sql(collection, query, match)
             ids = [row[0] for row in db.execute(page, page_params)]
             return ids, db.execute(count, count_params).fetchone()[0]
+        known = None  # how many match, from the conditions' bitmaps
         state = self.state() if query.conditions and self.filters is not None else None
         if state:
             bits = self.filters.matching(db, state, collection, query.conditions)
-            total = bits.bit_count()
-            if len(query.sort) == 1 and self._walk(collection, query, total):
-                return self._walked(collection, query, bits), total
-            self._keep_matched(members(bits))
-            plan = sorted_sql(collection, query, matched=True)
-        elif query.conditions:
-            # The filters are evaluated once, into a temporary table the page then sorts.
-            self._clear_matched()
-            where, params = where_sql(collection, query.conditions)
-            total = db.execute(
-                f"INSERT INTO temp.matched SELECT e.id FROM entries e WHERE {where}", params
-            ).rowcount
-            plan = sorted_sql(
-                collection, query, matched=True, walk=self._walk(collection, query, total)
-            )
+            known = bits.bit_count()
+            if len(query.sort) == 1 and self._walk(collection, query, known):
+                ids, present = self._walked(query, bits)
+                if len(ids) == query.page_size:
+                    return ids, known
+                # Every entry with a value to sort by was walked: the page ends with entries
+                # that have none.
+                self._match(collection, query)
+                plan = sorted_sql(collection, query, matched=True)
+                return [*ids, *self._missing(plan, query, len(ids), present)], known
+        if query.conditions:
+            # Few entries match, or the page is far in: the matches are found once, into a
+            # temporary table the page then sorts (or, without bitmaps, walks when many match).
+            total = self._match(collection, query)
+            walk = known is None and self._walk(collection, query, total)
+            plan = sorted_sql(collection, query, matched=True, walk=walk)
         else:
             plan = sorted_sql(collection, query)
             total = db.execute(*plan.count).fetchone()[0]
@@ -491,23 +493,24 @@ class Index:
         row = self.db.execute("SELECT value FROM meta WHERE key = 'state'").fetchone()
         return row[0] if row else None
 
-    def _clear_matched(self) -> None:
-        self.db.execute("CREATE TEMP TABLE IF NOT EXISTS matched (id INTEGER PRIMARY KEY)")
-        self.db.execute("DELETE FROM temp.matched")
+    def _match(self, collection: str, query: Query) -> int:
+        """The temporary table ``matched`` holding the entries that meet the query's
+        conditions; how many."""
+        db = self.db
+        db.execute("CREATE TEMP TABLE IF NOT EXISTS matched (id INTEGER PRIMARY KEY)")
+        db.execute("DELETE FROM temp.matched")
+        where, params = where_sql(collection, query.conditions)
+        return db.execute(
+            f"INSERT INTO temp.matched SELECT e.id FROM entries e WHERE {where}", params
+        ).rowcount
 
-    def _keep_matched(self, ids: list[int]) -> None:
-        """The temporary table ``matched`` holding ``ids`` (in increasing order)."""
-        self._clear_matched()
-        self.db.execute(
-            "INSERT INTO temp.matched SELECT value FROM json_each(?)", (json.dumps(ids),)
-        )
-
-    def _walked(self, collection: str, query: Query, bits: int) -> list[int]:
-        """A page of the entries of ``bits``, walking the sort index until it is full."""
+    def _walked(self, query: Query, bits: int) -> tuple[list[int], int]:
+        """A page of the entries of ``bits``, walking the sort index until it is full, and how
+        many of them the walk met (all those with a value to sort by, if it is not full)."""
         data = bits.to_bytes((bits.bit_length() + 7) // 8, "little")
         size, start = len(data), (query.page - 1) * query.page_size
         ids: list[int] = []
-        present = 0  # the matched entries met so far
+        present = 0
         cursor = self.db.execute(*walk_sql(query.sort[0]))
         try:
             for (entry_id,) in cursor:
@@ -516,14 +519,11 @@ class Index:
                     if present >= start:
                         ids.append(entry_id)
                         if len(ids) == query.page_size:
-                            return ids
+                            break
                     present += 1
         finally:
             cursor.close()
-        # Every entry with a value to sort by was walked: the page reaches those without one.
-        self._keep_matched(members(bits))
-        plan = sorted_sql(collection, query, matched=True)
-        return [*ids, *self._missing(plan, query, len(ids), present)]
+        return ids, present
 
     def _missing(self, plan: SortedPlan, query: Query, found: int, present: int) -> list[int]:
         """The rest of a page that ``found`` entries with a value to sort by began, from the
