@@ -26,7 +26,7 @@ from cms.content import ContentService, Query
 from cms.content.parsed import pack, unpack
 from cms.content.query import OPERATORS, fold
 from cms.content.service import relation_key
-from cms.index import Catalog, Index, common
+from cms.index import Catalog, Index, common, filters
 from cms.index.catalog import items
 from cms.index.index import MARK_END, MARK_START, highlight, match_query
 from cms.index.limit import QueryTooSlow
@@ -217,11 +217,15 @@ def test_a_number_condition_beside_another_is_tested_from_its_index(tmp_path: Pa
     catalog.store.close()
 
 
-def test_the_entries_a_condition_matches_are_read_once_per_index_state(tmp_path: Path) -> None:
+def test_the_entries_a_condition_matches_are_read_once_per_index_state(
+    tmp_path: Path, monkeypatch
+) -> None:
     """A sorted page whose conditions many entries meet reads them once for each state of
     the index, and other pages and sorts with them reuse what was read, walking the sort
     index; a commit, a draft read in a rolled-back trial and a rebuild each get answers of
-    their own state, never of one before. (When few entries match, the page sorts them.)"""
+    their own state, never of one before. (When few entries match, the page sorts them.)
+    On this small site, every condition is kept, however few entries meet it."""
+    monkeypatch.setattr(filters, "KEEP_FROM", 0)
     site = generated_site(tmp_path / "site", seed=4)
     catalog = catalog_of(site.path, tmp_path / "index")
     catalog.rebuild()
@@ -279,6 +283,26 @@ def test_the_entries_a_condition_matches_are_read_once_per_index_state(tmp_path:
     # A rebuild at the same commit may number the entries otherwise: read again.
     catalog.rebuild()
     pages(catalog.service.snapshot(), rerun=True)
+    catalog.close()
+    catalog.store.close()
+
+
+def test_a_condition_few_entries_meet_is_read_each_time(tmp_path: Path, monkeypatch) -> None:
+    """Only the bitmaps of conditions at least ``KEEP_FROM`` entries meet are kept: another
+    is read again (cheaply) by each page, so many rare values (authors, tags) take no room."""
+    monkeypatch.setattr(filters, "KEEP_FROM", 20)
+    site = generated_site(tmp_path / "site", seed=4)
+    catalog = catalog_of(site.path, tmp_path / "index")
+    catalog.rebuild()
+    snap = catalog.service.snapshot()
+    statements: list[str] = []
+    catalog.current().db.set_trace_callback(statements.append)
+    for value in ("true", "true", "false", "false"):  # most entries have a date, few none
+        args = {"filter[date][exists]": [value], "sort": ["title"], "page_size": ["5"]}
+        assert same_page(catalog, snap, args)
+    catalog.current().db.set_trace_callback(None)
+    read = [s for s in statements if s.startswith("SELECT v.entry FROM vals v")]
+    assert len(read) == 3  # "true" once, "false" twice
     catalog.close()
     catalog.store.close()
 
@@ -978,7 +1002,7 @@ from pathlib import Path
 from cms.content import ContentService
 from cms.background import IndexTask
 from cms.content.parsed import pack, unpack
-from cms.index import Catalog, Index, common
+from cms.index import Catalog, Index, common, filters
 from cms.index.catalog import items
 from cms.index.limit import QueryTooSlow
 from cms.index.sql import where_sql
