@@ -29,6 +29,7 @@ from cms.errors import NotFound, RepositoryError
 from cms.storage import command
 from cms.storage.journal import Journal, clean_quarantines, recover
 from cms.storage.lock import WriteLock
+from cms.storage.loose import read_loose
 from cms.storage.lru import LRU
 from cms.storage.refs import FULL_SHA, SHORT_SHA, check_ref
 from cms.storage.remote import Remote
@@ -146,7 +147,7 @@ class GitStore:
         self._blobs: LRU[str, bytes] = LRU(4096, max_bytes=64 << 20, weigh=len)
         self._changes: LRU[tuple[str, str], Change | None] = LRU(65536)
         self._peeled: LRU[str, str] = LRU(4096)
-        self.trees = Trees(self._read_object)
+        self.trees = Trees(self._read_tree)
         self._published: LRU[tuple[str, str], bool] = LRU(4096)
         self._paths: LRU[tuple[str, str], TreeEntry | bool] = LRU(65536)
         self._listed: LRU[tuple[str, str, int], tuple[TreeEntry, ...]] = LRU(1024)
@@ -601,7 +602,11 @@ class GitStore:
         """The sha of a commit's root tree."""
         return self.repo.commit(commit).tree.hexsha
 
-    def _read_object(self, sha: str) -> bytes:
+    def _read_tree(self, sha: str) -> bytes:
+        """A tree object's bytes: inflated here when it is loose, else from git."""
+        loose = read_loose(self.objects_dir, sha, b"tree")
+        if loose is not None:
+            return loose
         return self.repo.odb.stream(bytes.fromhex(sha)).read()
 
     def log(

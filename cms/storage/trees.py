@@ -97,12 +97,14 @@ def _key(entry: re.Match[bytes]) -> bytes:
 def common_run(a: bytes, i: int, b: bytes, j: int) -> int:
     """How many bytes ``a`` from ``i`` and ``b`` from ``j`` have in common: a run that
     doubles while it holds, then halves to the first byte that differs (memcmp does the
-    comparing; each byte of a long run is compared about three times)."""
+    comparing, on a view of ``b``: nothing is copied; each byte of a long run is compared
+    about three times)."""
     limit = min(len(a) - i, len(b) - j)
+    view = memoryview(b)
     same, step = 0, FIRST_STEP
     while same < limit:
         step = min(step, limit - same)
-        if a[i + same : i + same + step] != b[j + same : j + same + step]:
+        if not a.startswith(view[j + same : j + same + step], i + same):
             break
         same += step
         step *= 2
@@ -110,7 +112,7 @@ def common_run(a: bytes, i: int, b: bytes, j: int) -> int:
         return same
     while step > 1:  # the first difference is within the next `step` bytes
         half = step // 2
-        if a[i + same : i + same + half] == b[j + same : j + same + half]:
+        if a.startswith(view[j + same : j + same + half], i + same):
             same += half
             step -= half
         else:
