@@ -13,7 +13,6 @@ promise.
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import shutil
 import subprocess
@@ -26,20 +25,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.server import ROOT, Server, free_port
+from bench.wrk import need, wrk
 from cms.storage.seed import seed_repository
-
-
-def need(*tools: str) -> None:
-    """Debian's packages of these tools, installed when missing (needs root)."""
-    missing = [
-        tool
-        for tool in tools
-        if shutil.which(tool) is None and not Path(f"/usr/sbin/{tool}").exists()
-    ]
-    if missing:
-        environment = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        subprocess.run(["apt-get", "update", "-qq"], check=True, env=environment)
-        subprocess.run(["apt-get", "install", "-y", "-qq", *missing], check=True, env=environment)
 
 
 def nginx_config(folder: Path, replicas: list[int], cached: int, plain: int) -> Path:
@@ -62,21 +49,6 @@ def nginx_config(folder: Path, replicas: list[int], cached: int, plain: int) -> 
     path = folder / "nginx.conf"
     path.write_text(text, encoding="utf-8")
     return path
-
-
-def wrk(url: str, seconds: int, connections: int) -> float:
-    done = subprocess.run(
-        ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", url],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    match = re.search(r"Requests/sec:\s+([\d.]+)", done.stdout)
-    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", done.stdout)
-    if errors:
-        raise RuntimeError(f"{url}: {errors.group(1)} failed answers")
-    assert match, done.stdout
-    return float(match.group(1))
 
 
 def main() -> None:

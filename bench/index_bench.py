@@ -14,6 +14,12 @@ so none is answered from the server's cache of built responses: the figures are 
 "Incremental update" makes a one-file commit with git plumbing (outside the server) and times
 the next list read, which applies the commit to the index first; the branch is put back where
 it was at the end.
+
+The sequential timings and the "concurrent" rates of the scenarios come from a client in
+Python (``http.client``, one thread per connection), which itself tops out at about 700
+requests a second here. The comparison of one entry with decap-server uses wrk instead
+(Debian's package, installed when missing), and measures the stack's own ceiling beside it
+(bench/ceiling.py): a Flask view that reads nothing, on the same gunicorn worker.
 """
 
 from __future__ import annotations
@@ -35,7 +41,8 @@ from urllib.parse import quote
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.generate import VOCABULARY, author_name
-from bench.server import DecapServer, Server
+from bench.server import Ceiling, DecapServer, Server
+from bench.wrk import wrk
 from cms.auth import TokenStore
 
 RUBRIQUES = ["actualité", "portrait", "dossier", "événement", "tribune"]
@@ -156,41 +163,49 @@ def draft_branch(repo: Path, slug: str) -> str:
 
 
 def compare_with_decap_server(
-    server: Server, repo: Path, slugs: list[str], rng: random.Random, n: int, concurrency: int
+    server: Server, repo: Path, slugs: list[str], connections: int, seconds: int
 ) -> None:
-    """One entry, with ``concurrency`` connections: this server's API and the reference
-    decap-server (npm, fs mode, reading the work tree) on the same site, one after the other."""
+    """One entry, with ``connections`` connections, measured with wrk (bench/wrk.py): this
+    server's API and the reference decap-server (npm, fs mode, reading the work tree) on the
+    same site, in turns (three runs each, the median kept: the machine's speed drifts), then
+    the ceiling of the stack (bench/ceiling.py). decap-server is warmed up for 10 s first:
+    node compiles its hot code as it runs, and gets faster for about half a minute."""
+    bodies = [
+        json.dumps({"action": "getEntry", "params": {"branch": "main", "path": f"articles/{s}.md"}})
+        for s in slugs
+    ]
+    paths = [f"/api/v1/collections/articles/entries/{s}" for s in slugs]
     reference_server = DecapServer(repo, "fs")
     try:
-        picked = [rng.choice(slugs) for _ in range(n)]
-        bodies = [
-            json.dumps(
-                {"action": "getEntry", "params": {"branch": "main", "path": f"articles/{s}.md"}}
-            )
-            for s in picked
-        ]
-
-        def decap(share: list[str]) -> None:
-            connection = http.client.HTTPConnection("127.0.0.1", reference_server.port)
-            for body in share:
-                connection.request("POST", "/api/v1", body, {"Content-Type": "application/json"})
-                response = connection.getresponse()
-                assert response.status == 200 and b'"data":"---' in response.read()
-            connection.close()
-
-        concurrently(decap, bodies[:100], concurrency)
-        reference = concurrently(decap, bodies, concurrency)
-        ours = run_concurrent(
-            server,
-            [f"/api/v1/collections/articles/entries/{s}?___={i}" for i, s in enumerate(picked)],
-            concurrency,
-        )
-        print(
-            f"one entry, {concurrency} connections: this server {ours:.0f} req/s, "
-            f"decap-server (fs) {reference:.0f} req/s: x{ours / reference:.1f}"
-        )
+        connection = http.client.HTTPConnection("127.0.0.1", reference_server.port)
+        connection.request("POST", "/api/v1", bodies[0], {"Content-Type": "application/json"})
+        answer = connection.getresponse()
+        assert answer.status == 200 and b'"data":"---' in answer.read()
+        connection.close()
+        base = f"http://127.0.0.1:{reference_server.port}"
+        wrk(base, 10, connections, bodies, "/api/v1")
+        wrk(server.base, 2, connections, paths)
+        references, ours = [], []
+        for _ in range(3):
+            references.append(wrk(base, seconds, connections, bodies, "/api/v1"))
+            ours.append(wrk(server.base, seconds, connections, paths))
     finally:
         reference_server.stop()
+    reference = statistics.median(references)
+    print(
+        f"one entry, {connections} connections (wrk, median of 3 runs of {seconds} s): "
+        f"this server {statistics.median(ours):.0f} req/s ({', '.join(f'{r:.0f}' for r in ours)}), "
+        f"decap-server (fs) {reference:.0f} req/s ({', '.join(f'{r:.0f}' for r in references)}): "
+        f"x{statistics.median(ours) / reference:.2f}"
+    )
+    for name, what in (("flask_app", "a Flask view"), ("bare_app", "a bare WSGI callable")):
+        with Ceiling(name) as ceiling:
+            wrk(ceiling.base, 2, connections, paths)
+            rate = wrk(ceiling.base, seconds, connections, paths)
+        print(
+            f"  the stack's ceiling, {what} answering without reading anything on the same "
+            f"gunicorn worker: {rate:.0f} req/s, x{rate / reference:.2f} decap-server"
+        )
 
 
 def main() -> None:
@@ -199,6 +214,12 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=1000)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--updates", type=int, default=20)
+    parser.add_argument(
+        "--seconds",
+        type=int,
+        default=10,
+        help="length of each wrk run (one entry, against decap-server)",
+    )
     parser.add_argument(
         "--other-requests",
         type=int,
@@ -355,7 +376,7 @@ def main() -> None:
                 f"on disk: index {index_bytes / 1e6:.0f} MB, parse cache {parse_bytes / 1e6:.0f} MB"
             )
             if not args.no_decap:
-                compare_with_decap_server(server, repo, slugs, rng, n, args.concurrency)
+                compare_with_decap_server(server, repo, slugs, args.concurrency, args.seconds)
             done.set()
             sampler.join()
             print(f"peak RSS of any server process: {peak[0] / 1024:.0f} MB")

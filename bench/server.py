@@ -143,3 +143,51 @@ class DecapServer:
     def stop(self) -> None:
         self.process.terminate()
         self.process.wait(10)
+
+
+class Ceiling:
+    """gunicorn (2 workers x 4 threads, the threaded worker, as ``cms serve``) serving one of
+    ``bench/ceiling.py``'s apps on a free port of 127.0.0.1."""
+
+    def __init__(self, app: str) -> None:
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "--worker-class",
+                "gthread",
+                "--workers",
+                "2",
+                "--threads",
+                "4",
+                "--bind",
+                f"127.0.0.1:{self.port}",
+                f"bench.ceiling:{app}",
+            ],
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(
+                    f"{self.base}/api/v1/collections/a/entries/b", timeout=1
+                ).close()
+                return
+            except OSError:
+                time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"bench.ceiling:{app} did not start")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(10)
+
+    def __enter__(self) -> Ceiling:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
