@@ -9,6 +9,7 @@ import time
 
 import pytest
 
+from cms.index import limit as sql_limit
 from tests.conftest import bearer, make_app
 from tests.test_api_writes import Repo, git
 
@@ -380,7 +381,10 @@ def test_parses_made_by_older_rules_are_dropped(tmp_path) -> None:
     reopened.close()
 
 
-def test_a_query_past_the_time_limit_is_stopped_and_the_server_goes_on(make_site, tmp_path):
+def test_a_query_past_the_time_limit_is_stopped_and_the_server_goes_on(
+    make_site, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(sql_limit, "CHECK_EVERY", 1_000)  # the small site's queries are short
     files = {"admin/config.yml": CONFIG}
     for number in range(400):
         files[f"notes/n{number:03d}.md"] = f"---\ntitle: Note {number} fine words\n---\nBody.\n"

@@ -12,6 +12,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 import unicodedata
 import zlib
@@ -26,10 +27,10 @@ from cms.content import ContentService, Query
 from cms.content.parsed import pack, unpack
 from cms.content.query import OPERATORS, fold
 from cms.content.service import relation_key
-from cms.index import Catalog, Index, common, filters
+from cms.index import Catalog, Index, common, filters, limit
 from cms.index.catalog import items
 from cms.index.index import MARK_END, MARK_START, highlight, match_query
-from cms.index.limit import QueryTooSlow
+from cms.index.limit import QueryTooSlow, time_limit
 from cms.index.sql import where_sql
 from cms.index.texts import TABLES as TEXT_TABLES
 from cms.index.texts import TextStore
@@ -513,11 +514,12 @@ def test_a_trial_holds_full_text_merges_only_until_its_rollback() -> None:
     assert segments(trial=True) == segments(trial=False)
 
 
-def test_a_time_limit_stops_queries_and_changes_nothing(tmp_path: Path) -> None:
+def test_a_time_limit_stops_queries_and_changes_nothing(tmp_path: Path, monkeypatch) -> None:
     """Under a time limit that stops most queries, at the branch head and at other commits,
     each random query is either answered as ``Query.run`` answers it or stopped with
     QueryTooSlow; the index is left as it was and answers every query once the limit is
     lifted."""
+    monkeypatch.setattr(limit, "CHECK_EVERY", 1_000)  # the small site's queries are short
     rng = random.Random(5)
     site = generated_site(tmp_path / "site", 5, count=120)
     catalog = catalog_of(site.path, tmp_path / "index")
@@ -548,6 +550,34 @@ def test_a_time_limit_stops_queries_and_changes_nothing(tmp_path: Path) -> None:
         same_page(catalog, snap, args)
     catalog.close()
     catalog.store.close()
+
+
+def test_a_time_limit_leaves_a_query_its_speed_beside_a_busy_thread() -> None:
+    """The limit is checked by a Python function SQLite calls in the query's thread, which
+    must take the GIL each time: while another thread of the worker runs Python, each check
+    waits for it (up to 5 ms). Checked every 1,000 instructions, a search of 30 ms took
+    800 ms beside the background's pruning, and a 1 s limit stopped some; the query below
+    (about 100 ms alone) is answered well within 5 s."""
+    db = sqlite3.connect(":memory:", check_same_thread=False)
+    stop = threading.Event()
+
+    def busy() -> None:
+        while not stop.is_set():
+            sum(range(1_000))
+
+    thread = threading.Thread(target=busy)
+    thread.start()
+    try:
+        with time_limit(db, 5.0):
+            total = db.execute(
+                "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 300000)"
+                " SELECT sum(x) FROM n"
+            ).fetchone()[0]
+    finally:
+        stop.set()
+        thread.join()
+    assert total == 300_000 * 300_001 // 2
+    db.close()
 
 
 def test_the_parse_cache_is_compressed_and_pruned_of_files_no_ref_holds(tmp_path: Path) -> None:
