@@ -28,6 +28,7 @@ from cms.content.parsed import pack, unpack
 from cms.content.query import OPERATORS, fold
 from cms.content.service import relation_key
 from cms.index import Catalog, Index, common, filters, limit
+from cms.index import catalog as catalog_module
 from cms.index.catalog import items
 from cms.index.index import MARK_END, MARK_START, highlight, match_query
 from cms.index.limit import QueryTooSlow, time_limit
@@ -578,6 +579,41 @@ def test_a_time_limit_leaves_a_query_its_speed_beside_a_busy_thread() -> None:
         thread.join()
     assert total == 300_000 * 300_001 // 2
     db.close()
+
+
+def test_pruning_reads_the_head_from_the_index_and_other_refs_from_their_diff(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """Listing every file of a ref in Python takes seconds at 100,000 entries, in a worker
+    that serves requests meanwhile: the files of the index's own commit come from the index,
+    and those of a draft from its diff to that commit (a ref with another config is listed)."""
+    site = generated_site(tmp_path / "site", 3, count=60)
+    catalog = catalog_of(site.path, tmp_path / "index")
+    catalog.rebuild()
+    first = site.head
+    paths = sorted((site.path / "articles").glob("*.md"))[:3]
+    site.commit({f"articles/{p.name}": "---\ntitle: Brouillon\n---\n" for p in paths}, "Draft")
+    draft = site.head
+    site.repo.create_head("cms/articles/draft", draft)
+    site.repo.heads["main"].commit = first
+    catalog.current()
+    catalog.parse(items(catalog.service.snapshot_at(draft)))
+    expected = {i.blob for c in (first, draft) for i in items(catalog.service.snapshot_at(c))}
+    listed = []
+    monkeypatch.setattr(
+        catalog_module, "items", lambda snapshot: listed.append(snapshot.commit) or items(snapshot)
+    )
+    assert catalog.prune() == 0
+    assert listed == []
+    db = catalog.documents._connection()
+    assert {blob.hex() for (blob,) in db.execute("SELECT blob FROM docs")} == expected
+    site.commit({"admin/config.yml": CONFIG.replace("Articles", "Les articles")}, "Config")
+    site.repo.create_head("cms/config", site.head)
+    site.repo.heads["main"].commit = first
+    catalog.prune()
+    assert listed == [site.repo.heads["cms/config"].commit.hexsha]
+    catalog.close()
+    catalog.store.close()
 
 
 def test_the_parse_cache_is_compressed_and_pruned_of_files_no_ref_holds(tmp_path: Path) -> None:

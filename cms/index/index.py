@@ -215,6 +215,10 @@ class Index:
     def count(self) -> int:
         return self.db.execute("SELECT count(*) FROM entries").fetchone()[0]
 
+    def blobs(self) -> set[str]:
+        """The blob of every entry (the files of the index's commit)."""
+        return {blob for (blob,) in self.db.execute("SELECT DISTINCT blob FROM entries")}
+
     @contextmanager
     def reading(self) -> Iterator[str | None]:
         """A read transaction: everything read inside it is from one commit, which it yields."""
