@@ -444,6 +444,12 @@ def test_drafts_and_old_commits_answer_like_a_full_scan_and_leave_nothing(
             assert [(h.entry.slug, h.score, h.snippet) for h in hits.hits] == [
                 (h.entry.slug, h.score, h.snippet) for h in expected.hits
             ], (label, word)
+            hits, _ = catalog.search(snap, word, [], 1, size, follow=False)
+            expected, _ = fresh.search(snap, word, [], 1, size, follow=False)
+            assert (hits.total, [h.entry.slug for h in hits.hits]) == (
+                expected.total,
+                [h.entry.slug for h in expected.hits],
+            ), (label, word)
             listed, _ = catalog.page(snap, "articles", Query(search=word, page_size=50), False)
             wanted, _ = fresh.page(snap, "articles", Query(search=word, page_size=50), False)
             assert (listed.total, [e.slug for e in listed.entries]) == (
@@ -759,8 +765,9 @@ def dump(catalog: Catalog, history: bool = True, lists: bool = False) -> dict:
         found["lists"] = (
             catalog.current()
             .db.execute(
-                "SELECT w.token, w.avgdl, w.floor, e.collection, e.slug, c.f, c.d FROM champions c "
-                "JOIN common w ON w.id = c.word JOIN entries e ON e.id = c.entry ORDER BY 1, 4, 5"
+                "SELECT w.token, w.avgdl, w.floor, w.hits, e.collection, e.slug, c.f, c.d "
+                "FROM champions c JOIN common w ON w.id = c.word "
+                "JOIN entries e ON e.id = c.entry ORDER BY 1, 5, 6"
             )
             .fetchall()
         )
@@ -812,17 +819,14 @@ def search_pages_of(
 
 
 def ranking_every_match(catalog: Catalog, read, *args):
-    """What ``read`` gives when no search is answered from a common word's list."""
+    """What ``read`` gives when no search is answered from a common word's list: FTS5 counts
+    and ranks every match."""
     lists = catalog.current().common
-    saved = vars(lists).get("best")
-    lists.best = lambda *_: None
+    lists.word = lambda *_: None
     try:
         return read(catalog, *args)
     finally:
-        if saved is None:
-            del lists.best
-        else:
-            lists.best = saved
+        del lists.word
 
 
 def test_common_words_rank_from_their_lists_as_fts5_ranks_every_match(
@@ -863,6 +867,47 @@ def test_common_words_rank_from_their_lists_as_fts5_ranks_every_match(
             size,
         )
     assert sum(answered) >= 40 and not all(answered), sum(answered)
+    catalog.close()
+    catalog.store.close()
+
+
+def common_counts(index: Index) -> dict[str, tuple[int, int]]:
+    """Each common word's count of matching entries as kept with its list, and as FTS5 counts."""
+    return {
+        token: (
+            hits,
+            index.db.execute(
+                "SELECT count(*) FROM search WHERE search MATCH ?", (f'"{token}"',)
+            ).fetchone()[0],
+        )
+        for token, hits in index.db.execute("SELECT token, hits FROM common")
+    }
+
+
+def test_a_common_word_is_counted_from_its_list_kept_up_to_date(
+    tmp_path: Path, common_words
+) -> None:
+    """A search for one common word in every collection takes its number of matches from the
+    count kept with the word's list, instead of having FTS5 read every match (10 ms for a
+    word 100,000 entries hold); after entries are added, changed, renamed and deleted, that
+    count is still the one FTS5 gives."""
+    rng = random.Random(24)
+    site = generated_site(tmp_path / "site", seed=24, count=60)
+    catalog = catalog_of(site.path, tmp_path / "index")
+    catalog.rebuild()
+    for step in range(10):
+        index = catalog.current()
+        counts = common_counts(index)
+        assert len(counts) >= 5 and all(kept == fts5 for kept, fts5 in counts.values()), step
+        statements: list[str] = []
+        index.db.set_trace_callback(statements.append)
+        found = index.search("pérennisation", None, 1, 3)
+        index.db.set_trace_callback(None)
+        assert found == ranking_every_match(
+            catalog, lambda c: c.current().search("pérennisation", None, 1, 3)
+        )
+        assert not [s for s in statements if "count(*)" in s], statements
+        random_commit(site, rng)
     catalog.close()
     catalog.store.close()
 

@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import math
 import sqlite3
+from collections import Counter
+from dataclasses import dataclass
 
 COMMON = 5_000  # entries that hold a word for it to be common (ranking them costs ~4 ms)
 BEST = 500  # entries kept for each common word: its pages to the 500th hit (6 MB at 1,000)
@@ -34,7 +36,8 @@ CREATE TABLE IF NOT EXISTS common (
     id INTEGER PRIMARY KEY,
     token TEXT NOT NULL UNIQUE,
     avgdl REAL NOT NULL,
-    floor REAL NOT NULL
+    floor REAL NOT NULL,
+    hits INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS champions (
     word INTEGER NOT NULL,
@@ -90,6 +93,18 @@ def varints(blob: bytes) -> list[int]:
     return values
 
 
+@dataclass(frozen=True)
+class Word:
+    """A common word: its row in ``common``, the average entry length and the floor its list
+    was made with, and how many entries hold it (kept up to date with the index)."""
+
+    id: int
+    token: str
+    avgdl: float
+    floor: float
+    hits: int
+
+
 class CommonWords:
     """The champion lists of one index connection."""
 
@@ -127,19 +142,16 @@ class CommonWords:
         rows, avgdl = self.averages()
         if rows < COMMON:
             return
-        tokens = [
-            term
-            for (term,) in db.execute(
-                "SELECT term FROM temp.search_terms WHERE doc >= ? ORDER BY term", (COMMON,)
-            )
-        ]
+        tokens = db.execute(
+            "SELECT term, doc FROM temp.search_terms WHERE doc >= ? ORDER BY term", (COMMON,)
+        ).fetchall()
         db.execute("CREATE TEMP TABLE IF NOT EXISTS sizes (id INTEGER PRIMARY KEY, d INTEGER)")
         db.execute("DELETE FROM temp.sizes")
         db.executemany(
             "INSERT INTO temp.sizes VALUES (?, ?)",
             ((i, sum(varints(sz))) for i, sz in db.execute("SELECT id, sz FROM search_docsize")),
         )
-        for token in tokens:
+        for token, hits in tokens:
             best = db.execute(
                 f"SELECT doc, f, d FROM (SELECT doc, sum({_weight('col')}) AS f "
                 "FROM temp.search_seen WHERE term = ? GROUP BY doc) JOIN temp.sizes ON id = doc "
@@ -158,8 +170,8 @@ class CommonWords:
             if not kept:
                 continue
             word = db.execute(
-                "INSERT INTO common (token, avgdl, floor) VALUES (?, ?, ?)",
-                (token, avgdl, kept[-1][0]),
+                "INSERT INTO common (token, avgdl, floor, hits) VALUES (?, ?, ?, ?)",
+                (token, avgdl, kept[-1][0], hits),
             ).lastrowid
             db.executemany(
                 "INSERT INTO champions (word, entry, f, d) VALUES (?, ?, ?, ?)",
@@ -170,8 +182,8 @@ class CommonWords:
     # -- keeping them up to date --------------------------------------------------------------
 
     def add(self, texts: list[tuple[int, str, str, str]]) -> None:
-        """Entries just added to ``search`` (id, title, text, body): each that scores at least a
-        common word's floor joins its list."""
+        """Entries just added to ``search`` (id, title, text, body): each common word they hold
+        counts them, and each that scores at least the word's floor joins its list."""
         db = self.db
         if not texts or db.execute("SELECT 1 FROM common LIMIT 1").fetchone() is None:
             return
@@ -186,6 +198,11 @@ class CommonWords:
                 "FROM temp.tokens_seen s JOIN common c ON c.token = s.term "
                 "GROUP BY c.id, s.doc"
             ).fetchall()
+            added = Counter(word for word, *_ in found)
+            db.executemany(
+                "UPDATE common SET hits = hits + ? WHERE id = ?",
+                [(count, word) for word, count in added.items()],
+            )
             db.executemany(
                 "INSERT INTO champions (word, entry, f, d) VALUES (?, ?, ?, ?)",
                 (
@@ -197,8 +214,25 @@ class CommonWords:
         finally:
             db.execute("DELETE FROM temp.tokens")
 
-    def forget(self, entry_id: int) -> None:
-        self.db.execute("DELETE FROM champions WHERE entry = ?", (entry_id,))
+    def forget(self, entry_id: int, texts: list[str]) -> None:
+        """An entry just taken out of ``search``, with the texts it was indexed with: it
+        leaves every list, and each common word it held counts one entry less."""
+        db = self.db
+        db.execute("DELETE FROM champions WHERE entry = ?", (entry_id,))
+        if db.execute("SELECT 1 FROM common LIMIT 1").fetchone() is None:
+            return
+        self._scratch()
+        db.execute(
+            "INSERT INTO temp.tokens (rowid, title, text, body) VALUES (?, ?, ?, ?)",
+            (entry_id, *texts),
+        )
+        try:
+            db.execute(
+                "UPDATE common SET hits = hits - 1 WHERE token IN "
+                "(SELECT DISTINCT term FROM temp.tokens_seen)"
+            )
+        finally:
+            db.execute("DELETE FROM temp.tokens")
 
     def clear(self) -> None:
         self.db.execute("DELETE FROM champions")
@@ -206,15 +240,13 @@ class CommonWords:
 
     # -- searching ----------------------------------------------------------------------------
 
-    def best(
-        self, word: str, collections: list[str], wanted: int, total: int
-    ) -> list[tuple[int, float]] | None:
-        """(entry id, FTS5's rank) of the ``wanted`` best matches of the prefix ``word`` (in
-        ``collections``; empty: all, then ``total`` matches) and of every match tied with the
-        last, best first; None when that cannot be told from a champion list."""
+    def word(self, text: str) -> Word | None:
+        """The common word that the prefix ``text`` (one word as typed) matches, when it is
+        the only word of the index that the prefix matches (then its matches are the
+        word's); None otherwise."""
         db = self.db
         self._scratch()
-        db.execute("INSERT INTO temp.tokens (rowid, body) VALUES (1, ?)", (word,))
+        db.execute("INSERT INTO temp.tokens (rowid, body) VALUES (1, ?)", (text,))
         try:
             tokens = [t for (t,) in db.execute("SELECT term FROM temp.tokens_seen")]
         finally:
@@ -223,16 +255,18 @@ class CommonWords:
             return None
         prefix = tokens[0]
         found = db.execute(
-            "SELECT id, token, avgdl, floor FROM common WHERE token >= ? ORDER BY token LIMIT 1",
+            "SELECT id, token, avgdl, floor, hits FROM common WHERE token >= ? "
+            "ORDER BY token LIMIT 1",
             (prefix,),
         ).fetchone()
         if found is None or not found[1].startswith(prefix):
             return None
-        word_id, token, chosen_avgdl, floor = found
+        word = Word(*found)
         # A champion list is one word's: the prefix must match no other word of the index.
         # (The vocabulary counts the rows of each word it passes, 6 ms for a common one: it
         # is asked for the first word from the prefix only if that is not the common word,
         # then for the word after it, from the word and a character no word holds.)
+        token = word.token
         after = [(token + "\x01",)] if prefix == token else [(prefix,), (token + "\x01",)]
         for (start,) in after:
             other = db.execute(
@@ -240,13 +274,16 @@ class CommonWords:
             ).fetchone()
             if other is not None and other[0] != token and other[0].startswith(prefix):
                 return None
-        hits = total
-        if collections:
-            hits = db.execute(
-                "SELECT doc FROM temp.search_terms WHERE term = ?", (token,)
-            ).fetchone()[0]
+        return word
+
+    def best(
+        self, word: Word, collections: list[str], wanted: int
+    ) -> list[tuple[int, float]] | None:
+        """(entry id, FTS5's rank) of the ``wanted`` best matches of ``word`` (in
+        ``collections``; empty: all) and of every match tied with the last, best first; None
+        when that cannot be told from the word's list."""
         sql = "SELECT c.entry, c.f, c.d FROM champions c WHERE c.word = ?"
-        params: list = [word_id]
+        params: list = [word.id]
         if collections:
             marks = ",".join("?" * len(collections))
             sql = (
@@ -256,15 +293,18 @@ class CommonWords:
             params += collections
         rows, avgdl = self.averages()
         scored = sorted(
-            ((score(float(f), float(d), avgdl), entry) for entry, f, d in db.execute(sql, params)),
+            (
+                (score(float(f), float(d), avgdl), entry)
+                for entry, f, d in self.db.execute(sql, params)
+            ),
             reverse=True,
         )
         if len(scored) < wanted:
             return None
-        bound = floor * max(1.0, avgdl / chosen_avgdl) * (1 + MARGIN)
+        bound = word.floor * max(1.0, avgdl / word.avgdl) * (1 + MARGIN)
         if not scored[wanted - 1][0] > bound:  # an entry outside the list could score as much
             return None
-        weight = idf(rows, hits)
+        weight = idf(rows, word.hits)
         ranked = [(entry, -1.0 * (0.0 + weight * value)) for value, entry in scored]
         last = ranked[wanted - 1][1]
         return [row for row in ranked if row[1] <= last]

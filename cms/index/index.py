@@ -39,7 +39,7 @@ from cms.model import Collection
 from cms.storage.git import Change
 
 # The index format and the parse rules its rows come from: another value is rebuilt at start.
-VERSION = "10"
+VERSION = "11"
 
 TABLES = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
@@ -364,12 +364,13 @@ class Index:
         row = self.db.execute("SELECT packed FROM texts WHERE id = ?", (entry_id,)).fetchone()
         if row is None:  # never in search (its collection's filter hides it)
             return
+        texts = self.texts.unpack(row[0])
         self.db.execute(
             "INSERT INTO search (search, rowid, title, text, body) VALUES ('delete', ?, ?, ?, ?)",
-            (entry_id, *self.texts.unpack(row[0])),
+            (entry_id, *texts),
         )
         self.db.execute("DELETE FROM texts WHERE id = ?", (entry_id,))
-        self.common.forget(entry_id)
+        self.common.forget(entry_id, texts)
 
     def hide_paths(self, paths: Iterable[str], search: bool) -> None:
         """Make the entries stored at these paths unseen by every read, inside a transaction
@@ -646,15 +647,18 @@ class Index:
         taken: list[tuple[int, float]]
         wanted = page * page_size
         params = [match, *collections]
-        total = self.db.execute(f"SELECT count(*) {where}", params).fetchone()[0]
+        # A common word's matches are counted with its list, and its best are in the list,
+        # most often: then FTS5 neither counts nor ranks every match.
+        words = _WORD.findall(text)
+        common = self.common.word(words[0]) if len(words) == 1 else None
+        if common is not None and not collections:
+            total = common.hits
+        else:
+            total = self.db.execute(f"SELECT count(*) {where}", params).fetchone()[0]
         if total <= (page - 1) * page_size:  # nothing to rank (ranking reads every match)
             return [], total
-        # A common word's best are in its list, most often: then not every match is ranked.
-        words = _WORD.findall(text)
-        common = None
-        if len(words) == 1:
-            common = self.common.best(words[0], collections, wanted, total)
-        taken = common if common is not None else self._ranked(where, params, wanted)
+        best = None if common is None else self.common.best(common, collections, wanted)
+        taken = best if best is not None else self._ranked(where, params, wanted)
         if len(taken) > wanted:
             boundary = taken[wanted - 1][1]
             taken = taken[:wanted] + [row for row in taken[wanted:] if row[1] == boundary]
