@@ -15,15 +15,15 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 import tomllib
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from ruamel.yaml import YAML
 from ruamel.yaml.constructor import DuplicateKeyError, SafeConstructor
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.main import CParser  # None without ruamel.yaml.clib: the pure one reads all
+from ruamel.yaml.resolver import VersionedResolver
 
 from cms.model.values import MAX_DEPTH, TooComplex, check_shape, plain
 
@@ -43,21 +43,63 @@ _TextTimestamps.add_constructor(
 )
 
 
-def _yaml(allow_duplicates: bool, pure: bool = True) -> YAML:
-    yaml = YAML(typ="safe", pure=pure)
+class _Types(VersionedResolver):
+    """ruamel's resolver of implicit types, its table for a YAML version made once: ruamel
+    makes it anew for each document."""
+
+    _tables: ClassVar[dict[Any, Any]] = {}
+
+    @property
+    def versioned_resolver(self) -> Any:
+        version = self.processing_version
+        table = self._tables.get(version)
+        if table is None:
+            table = self._tables[version] = super().versioned_resolver
+        return table
+
+
+def _yaml(allow_duplicates: bool) -> YAML:
+    """ruamel's pure loader, one for each document: a ``YAML`` object keeps its reader and
+    scanner state while it loads (two threads must not share one), a record of each
+    document, and, after a document it refused, every node it had built."""
+    yaml = YAML(typ="safe", pure=True)
     yaml.Constructor = _TextTimestamps
+    yaml.Resolver = _Types
     yaml.allow_duplicate_keys = allow_duplicates
     return yaml
 
 
-class _Loaders(threading.local):
-    """A ruamel ``YAML`` object keeps its reader and scanner state while it loads, so two
-    threads must not share one: each thread has its own loaders."""
+if CParser is not None:
 
-    def __init__(self) -> None:
-        self.strict = _yaml(False)
-        self.lenient = _yaml(True)
-        self.quick = _yaml(False, pure=False) if CParser is not None else None
+    class _LibYaml(CParser, _TextTimestamps, _Types):  # type: ignore[misc, valid-type]
+        """One document read by libyaml's parser into ruamel's data (its constructor and
+        resolver): the loader ``YAML(typ="safe", pure=False).load`` makes, as a class made
+        once. ruamel makes the class anew for each document, and a ``YAML`` object keeps a
+        record of each document it loaded: two thirds of a parse, and a leak."""
+
+        def __init__(self, text: str) -> None:
+            CParser.__init__(self, text)
+            self._parser = self._composer = self
+            _TextTimestamps.__init__(self, loader=self)
+            self.allow_duplicate_keys = False
+            _Types.__init__(self, loadumper=self)
+
+        @property
+        def processing_version(self) -> Any:
+            # What ruamel's property finds for this loader, through two caught exceptions
+            # for each scalar: libyaml's parser gives it no version, so YAML 1.2.
+            return (1, 2)
+
+        @classmethod
+        def load(cls, text: str) -> Any:
+            loader = cls(text)
+            try:
+                return loader.get_single_data()
+            finally:
+                loader.dispose()
+
+else:  # pragma: no cover - ruamel.yaml.clib is a dependency
+    _LibYaml = None
 
 
 # Where libyaml's scanner (YAML 1.1) and ruamel's (1.2) may read the same text differently:
@@ -71,16 +113,12 @@ def _quick(matter: str) -> tuple[bool, Any]:
     characters the two parsers may read differently: the pure parser then reads it, and its
     answer and its messages are the reference. Both build the data with the same constructor
     and resolver (YAML 1.2 types)."""
-    quick = _LOADERS.quick
-    if quick is None or _SLOW_TEXT.search(matter):
+    if _LibYaml is None or _SLOW_TEXT.search(matter):
         return False, None
     try:
-        return True, quick.load(matter)
+        return True, _LibYaml.load(matter)
     except (YAMLError, ValueError, TypeError, OverflowError, RecursionError):
         return False, None
-
-
-_LOADERS = _Loaders()
 
 
 @dataclass
@@ -210,7 +248,7 @@ def _load_yaml(matter: str, line_offset: int, problems: list[str]) -> dict[str, 
     try:
         read, data = _quick(matter)
         if not read:
-            data = _load(_LOADERS.strict, matter)
+            data = _load(False, matter)
     except DuplicateKeyError as exc:
         mark = exc.problem_mark
         where = f"line {mark.line + 1 + line_offset}: " if mark else ""
@@ -235,13 +273,14 @@ def _load_yaml(matter: str, line_offset: int, problems: list[str]) -> dict[str, 
 MAX_TAB_FIXES = 100
 
 
-def _load(loader: YAML, matter: str) -> Any:
-    """``loader.load``, reading a tab after a plain value (``- melody<TAB>``) as libyaml and
-    Decap's parser do, as trailing white space: ruamel refuses it. Only the lines ruamel
-    refuses, and only when nothing but white space follows the tab, are read so."""
+def _load(allow_duplicates: bool, matter: str) -> Any:
+    """The matter read by ruamel's pure parser, a tab after a plain value (``- melody<TAB>``)
+    read as libyaml and Decap's parser read it, as trailing white space: ruamel refuses it.
+    Only the lines ruamel refuses, and only when nothing but white space follows the tab,
+    are read so."""
     for _ in range(MAX_TAB_FIXES):
         try:
-            return loader.load(matter)
+            return _yaml(allow_duplicates).load(matter)
         except MarkedYAMLError as exc:
             mark = exc.problem_mark
             if mark is None or "'\\t'" not in str(exc.problem):
@@ -255,13 +294,13 @@ def _load(loader: YAML, matter: str) -> Any:
                 raise  # the tab is followed by a value: a real error
             lines[mark.line] = content.rstrip(" \t") + line[len(content) :]
             matter = "".join(lines)
-    return loader.load(matter)
+    return _yaml(allow_duplicates).load(matter)
 
 
 def _load_yaml_lenient(matter: str, problems: list[str]) -> dict[str, Any]:
     """Read a mapping with duplicate keys (the first value wins), as much as can be read."""
     try:
-        return _mapping(_load(_LOADERS.lenient, matter), problems)
+        return _mapping(_load(True, matter), problems)
     except (YAMLError, ValueError, TypeError, OverflowError, RecursionError) as exc:
         problems.append(f"invalid YAML front matter: {str(exc).splitlines()[0]}")
         return {}
