@@ -106,6 +106,31 @@ def _retry_while_locked(action, attempts: int = 200) -> None:
             time.sleep(0.02)
 
 
+def _insert(db: sqlite3.Connection, rows: Iterable[tuple[str, str, bytes]]) -> None:
+    db.execute("BEGIN")
+    try:
+        db.executemany(
+            "INSERT OR IGNORE INTO docs VALUES (?, ?, ?)",
+            ((bytes.fromhex(blob), fmt, packed) for blob, fmt, packed in rows),
+        )
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+
+
+_WRITERS: dict[str, sqlite3.Connection] = {}
+
+
+def store_in(path: Path, rows: Iterable[tuple[str, str, bytes]]) -> None:
+    """``Documents.store`` from another process (a build's parse worker) into the parse cache
+    at ``path``, which a ``Documents`` has made: one connection for each process."""
+    db = _WRITERS.get(str(path))
+    if db is None:
+        db = _WRITERS[str(path)] = connect(path)
+    _insert(db, rows)
+
+
 class Documents:
     """The parse cache: memory first (bounded), then the SQLite file, then ``parse``."""
 
@@ -182,17 +207,7 @@ class Documents:
 
     def store(self, rows: Iterable[tuple[str, str, bytes]]) -> None:
         """Keep parse results (blob, format, ``pack``ed parse), in one transaction."""
-        db = self._connection()
-        db.execute("BEGIN")
-        try:
-            db.executemany(
-                "INSERT OR IGNORE INTO docs VALUES (?, ?, ?)",
-                ((bytes.fromhex(blob), fmt, packed) for blob, fmt, packed in rows),
-            )
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
+        _insert(self._connection(), rows)
 
     def rows(self, keys: Iterable[tuple[str, str]]) -> Iterator[tuple[str, str, Parsed]]:
         """(blob, format, parsed) of many cached keys, read in batches."""

@@ -31,7 +31,7 @@ from urllib.parse import quote
 
 from cms.content.entry import Entry
 from cms.content.parsed import FILE as PARSED_FILE
-from cms.content.parsed import Documents, Parsed, connect, pack, parse_blob
+from cms.content.parsed import Documents, Parsed, connect, pack, parse_blob, store_in
 from cms.content.query import Page, Query
 from cms.content.service import ContentService, Snapshot, nfc, relation_key
 from cms.errors import CMSError, NotFound, RepositoryError
@@ -428,7 +428,8 @@ class Catalog:
                     sha, raw = next(blobs)
                     chunk.append((sha, asked[position][1], raw))
                     position += 1
-                pending.append((batch, pool.submit(parse_many, chunk) if chunk else None))
+                future = pool.submit(parse_many, self.documents.path, chunk) if chunk else None
+                pending.append((batch, future))
                 while len(pending) > 2 * workers or (pending and start + CHUNK >= len(everything)):
                     batch, parsed = self._batch_parsed(*pending.popleft())
                     done += parsed
@@ -441,11 +442,10 @@ class Catalog:
     def _batch_parsed(
         self, batch: list[Item], future: Future | None
     ) -> tuple[list[tuple[Item, Parsed]], int]:
-        """A batch's items with their parses, once its worker is done (kept in the parse
-        cache), and how many files the worker parsed."""
+        """A batch's items with their parses, once its worker is done (it kept them in the
+        parse cache), and how many files the worker parsed."""
         rows = future.result() if future is not None else []
-        self.documents.store((blob, fmt, packed) for blob, fmt, packed, _ in rows)
-        fresh = {(blob, fmt): Documents.load(row) for blob, fmt, _, row in rows}
+        fresh = {(blob, fmt): Documents.load(row) for blob, fmt, row in rows}
         others = [item for item in batch if item.key not in fresh]
         cached = {item.key: parsed for item, parsed in self._with_documents(others)}
         return [(item, fresh.get(item.key) or cached[item.key]) for item in batch], len(rows)
@@ -765,14 +765,12 @@ class Changes:
 
 
 def parse_many(
-    chunk: list[tuple[str, str, bytes]],
-) -> list[tuple[str, str, bytes, tuple[str, str, str]]]:
-    """Parse a chunk of files (in a worker process): each packed for the parse cache, and as
-    parsed."""
-    rows = []
-    for blob, fmt, raw in chunk:
-        row = parse_blob(raw, fmt)
-        rows.append((blob, fmt, pack(*row), row))
+    cache: Path, chunk: list[tuple[str, str, bytes]]
+) -> list[tuple[str, str, tuple[str, str, str]]]:
+    """Parse a chunk of files (in a worker process) into the parse cache at ``cache`` (the
+    worker writes it, not the process that indexes), and give them as parsed."""
+    rows = [(blob, fmt, parse_blob(raw, fmt)) for blob, fmt, raw in chunk]
+    store_in(cache, ((blob, fmt, pack(*row)) for blob, fmt, row in rows))
     return rows
 
 
