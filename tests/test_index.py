@@ -912,6 +912,43 @@ def test_a_common_word_is_counted_from_its_list_kept_up_to_date(
     catalog.store.close()
 
 
+def test_entries_leaving_search_are_counted_off_their_words_at_once(
+    tmp_path: Path, common_words
+) -> None:
+    """A search at a draft 30 files away takes 30 entries out of full-text search: their
+    texts are tokenized for the common words' counts in one statement, not one each (100
+    entries one by one took 46 ms at 100,000 entries), and the counts are FTS5's."""
+    site = generated_site(tmp_path / "site", seed=25, count=60)
+    catalog = catalog_of(site.path, tmp_path / "index")
+    catalog.rebuild()
+    names = sorted(p.name for p in (site.path / "articles").glob("*.md"))[:30]
+    site.repo.git.checkout("-q", "-b", "cms/articles/many")
+    site.commit({f"articles/{n}": article(random.Random(n)) for n in names}, "Thirty edits")
+    snapshot = catalog.service.snapshot_at(site.head)
+    site.repo.git.checkout("-q", "main")
+    index = catalog.current()
+    statements: list[str] = []
+    counted: list[dict] = []
+    forget = index.common.forget
+
+    def spy(*args):
+        forget(*args)
+        counted.append(common_counts(index))
+
+    index.common.forget = spy
+    index.db.set_trace_callback(statements.append)
+    catalog.search(snapshot, "école", [], 1, 5, follow=False)
+    index.db.set_trace_callback(None)
+    del index.common.forget
+    assert sum("VALUES ('delete'," in s for s in statements) >= 25
+    # The words of the entries leaving (once), of those arriving (their sizes, their words)
+    # and of the search (once).
+    assert sum("FROM temp.tokens_seen" in s for s in statements) <= 4
+    assert counted and all(kept == fts5 for kept, fts5 in counted[0].values())
+    catalog.close()
+    catalog.store.close()
+
+
 def test_words_left_in_the_scratch_table_stop_nothing(tmp_path: Path, common_words) -> None:
     """A query stopped by the time limit can leave texts in the temporary table that counts
     words: the next search and the next update on that connection still work."""

@@ -214,22 +214,28 @@ class CommonWords:
         finally:
             db.execute("DELETE FROM temp.tokens")
 
-    def forget(self, entry_id: int, texts: list[str]) -> None:
-        """An entry just taken out of ``search``, with the texts it was indexed with: it
-        leaves every list, and each common word it held counts one entry less."""
+    def forget(self, gone: list[tuple[int, list[str]]]) -> None:
+        """Entries just taken out of ``search`` (id, and the texts they were indexed with):
+        they leave every list, and each common word counts those that held it fewer (their
+        texts tokenized at once: one by one, 100 entries took 46 ms)."""
+        if not gone:
+            return
         db = self.db
-        db.execute("DELETE FROM champions WHERE entry = ?", (entry_id,))
+        db.executemany("DELETE FROM champions WHERE entry = ?", [(i,) for i, _ in gone])
         if db.execute("SELECT 1 FROM common LIMIT 1").fetchone() is None:
             return
         self._scratch()
-        db.execute(
+        db.executemany(
             "INSERT INTO temp.tokens (rowid, title, text, body) VALUES (?, ?, ?, ?)",
-            (entry_id, *texts),
+            [(entry_id, *texts) for entry_id, texts in gone],
         )
         try:
-            db.execute(
-                "UPDATE common SET hits = hits - 1 WHERE token IN "
-                "(SELECT DISTINCT term FROM temp.tokens_seen)"
+            held = db.execute(
+                "SELECT c.id, count(DISTINCT s.doc) FROM temp.tokens_seen s "
+                "JOIN common c ON c.token = s.term GROUP BY c.id"
+            ).fetchall()
+            db.executemany(
+                "UPDATE common SET hits = hits - ? WHERE id = ?", [(n, word) for word, n in held]
             )
         finally:
             db.execute("DELETE FROM temp.tokens")

@@ -344,9 +344,10 @@ class Index:
 
     def delete_paths(self, paths: Iterable[str]) -> None:
         """Remove every entry stored at these paths (inside a transaction)."""
-        for entry_id in self._ids_at(paths):
+        ids = self._ids_at(paths)
+        self._unsearch(ids)
+        for entry_id in ids:
             self.db.execute("DELETE FROM vals WHERE entry = ?", (entry_id,))
-            self._unsearch(entry_id)
             self.db.execute("DELETE FROM entries WHERE id = ?", (entry_id,))
 
     def _ids_at(self, paths: Iterable[str], visible_only: bool = False) -> list[int]:
@@ -357,29 +358,34 @@ class Index:
         sql = "SELECT id FROM entries WHERE path = ?" + (" AND visible = 1" if visible_only else "")
         return sorted(row[0] for path in paths for row in self.db.execute(sql, (path,)))
 
-    def _unsearch(self, entry_id: int) -> None:
-        """Take an entry out of full-text search, with FTS5's ``delete`` command and the texts
-        it was indexed with (a ``DELETE`` would have FTS5 read them through ``search_texts``
-        twice, six calls of ``unpacked``)."""
-        row = self.db.execute("SELECT packed FROM texts WHERE id = ?", (entry_id,)).fetchone()
-        if row is None:  # never in search (its collection's filter hides it)
-            return
-        texts = self.texts.unpack(row[0])
-        self.db.execute(
-            "INSERT INTO search (search, rowid, title, text, body) VALUES ('delete', ?, ?, ?, ?)",
-            (entry_id, *texts),
-        )
-        self.db.execute("DELETE FROM texts WHERE id = ?", (entry_id,))
-        self.common.forget(entry_id, texts)
+    def _unsearch(self, ids: list[int]) -> None:
+        """Take entries out of full-text search, in the order given, with FTS5's ``delete``
+        command and the texts each was indexed with (a ``DELETE`` would have FTS5 read them
+        through ``search_texts`` twice, six calls of ``unpacked``)."""
+        gone = []
+        for entry_id in ids:
+            row = self.db.execute("SELECT packed FROM texts WHERE id = ?", (entry_id,)).fetchone()
+            if row is None:  # never in search (its collection's filter hides it)
+                continue
+            texts = self.texts.unpack(row[0])
+            self.db.execute(
+                "INSERT INTO search (search, rowid, title, text, body) "
+                "VALUES ('delete', ?, ?, ?, ?)",
+                (entry_id, *texts),
+            )
+            self.db.execute("DELETE FROM texts WHERE id = ?", (entry_id,))
+            gone.append((entry_id, texts))
+        self.common.forget(gone)
 
     def hide_paths(self, paths: Iterable[str], search: bool) -> None:
         """Make the entries stored at these paths unseen by every read, inside a transaction
         that is rolled back: much cheaper than deleting their values from every index (the
         rows stay, and no read reaches them). With ``search``, gone from full-text search."""
-        for entry_id in self._ids_at(paths, visible_only=True):
+        ids = self._ids_at(paths, visible_only=True)
+        for entry_id in ids:
             self.db.execute("UPDATE entries SET visible = 0 WHERE id = ?", (entry_id,))
-            if search:
-                self._unsearch(entry_id)
+        if search:
+            self._unsearch(ids)
 
     def choose_common(self, always: bool = False) -> None:
         """Make the common words' lists of best entries anew: after a build (``always``), or
