@@ -16,6 +16,11 @@ average length has grown, less than ``floor`` × growth (a score grows with the 
 length no faster than it). When the page's last score is above that bound the page is exact;
 otherwise (a page deep in the results, a list thinned by deletions, a prefix that is also
 the start of other words) the search ranks every match in FTS5 as before.
+
+``common.hits`` is how many entries hold the word, as FTS5 would count them: taken from its
+vocabulary when the lists are made, then raised for each entry indexed and lowered for each
+that leaves search (its texts tokenized again). A search for the word in every collection
+reads its total there; FTS5 would read every match to count them.
 """
 
 from __future__ import annotations
@@ -23,6 +28,8 @@ from __future__ import annotations
 import math
 import sqlite3
 from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 COMMON = 5_000  # entries that hold a word for it to be common (ranking them costs ~4 ms)
@@ -120,6 +127,19 @@ class CommonWords:
                 self.db.execute(statement)
         self.db.execute("DELETE FROM temp.tokens")
 
+    @contextmanager
+    def _tokenized(self, rows: Iterable[Sequence]) -> Iterator[None]:
+        """Texts (rowid, title, text, body) in ``temp.tokens`` while the block runs, so that
+        ``temp.tokens_seen`` gives their every word; the table is emptied after."""
+        self._scratch()
+        self.db.executemany(
+            "INSERT INTO temp.tokens (rowid, title, text, body) VALUES (?, ?, ?, ?)", rows
+        )
+        try:
+            yield
+        finally:
+            self.db.execute("DELETE FROM temp.tokens")
+
     def averages(self) -> tuple[int, float]:
         """FTS5's number of rows and average row length (in tokens), as bm25 reads them. Inside
         a write transaction FTS5 keeps them in memory until a savepoint makes it write them."""
@@ -187,11 +207,7 @@ class CommonWords:
         db = self.db
         if not texts or db.execute("SELECT 1 FROM common LIMIT 1").fetchone() is None:
             return
-        self._scratch()
-        db.executemany(
-            "INSERT INTO temp.tokens (rowid, title, text, body) VALUES (?, ?, ?, ?)", texts
-        )
-        try:
+        with self._tokenized(texts):
             sizes = dict(db.execute("SELECT doc, count(*) FROM temp.tokens_seen GROUP BY doc"))
             found = db.execute(
                 f"SELECT c.id, c.avgdl, c.floor, s.doc, sum({_weight('s.col')}) "
@@ -211,8 +227,6 @@ class CommonWords:
                     if score(float(f), float(sizes[doc]), avgdl) >= floor
                 ),
             )
-        finally:
-            db.execute("DELETE FROM temp.tokens")
 
     def forget(self, gone: list[tuple[int, list[str]]]) -> None:
         """Entries just taken out of ``search`` (id, and the texts they were indexed with):
@@ -224,12 +238,7 @@ class CommonWords:
         db.executemany("DELETE FROM champions WHERE entry = ?", [(i,) for i, _ in gone])
         if db.execute("SELECT 1 FROM common LIMIT 1").fetchone() is None:
             return
-        self._scratch()
-        db.executemany(
-            "INSERT INTO temp.tokens (rowid, title, text, body) VALUES (?, ?, ?, ?)",
-            [(entry_id, *texts) for entry_id, texts in gone],
-        )
-        try:
+        with self._tokenized((entry_id, *texts) for entry_id, texts in gone):
             held = db.execute(
                 "SELECT c.id, count(DISTINCT s.doc) FROM temp.tokens_seen s "
                 "JOIN common c ON c.token = s.term GROUP BY c.id"
@@ -237,8 +246,6 @@ class CommonWords:
             db.executemany(
                 "UPDATE common SET hits = hits - ? WHERE id = ?", [(n, word) for word, n in held]
             )
-        finally:
-            db.execute("DELETE FROM temp.tokens")
 
     def clear(self) -> None:
         self.db.execute("DELETE FROM champions")
@@ -251,12 +258,8 @@ class CommonWords:
         the only word of the index that the prefix matches (then its matches are the
         word's); None otherwise."""
         db = self.db
-        self._scratch()
-        db.execute("INSERT INTO temp.tokens (rowid, body) VALUES (1, ?)", (text,))
-        try:
+        with self._tokenized([(1, None, None, text)]):
             tokens = [t for (t,) in db.execute("SELECT term FROM temp.tokens_seen")]
-        finally:
-            db.execute("DELETE FROM temp.tokens")
         if len(tokens) != 1:
             return None
         prefix = tokens[0]
