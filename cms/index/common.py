@@ -28,7 +28,7 @@ from __future__ import annotations
 import math
 import sqlite3
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -120,6 +120,27 @@ class CommonWords:
 
     def __init__(self, db: sqlite3.Connection) -> None:
         self.db = db
+        # Inside a transaction that is rolled back (a read at a draft): entries added to and
+        # taken out of search, counted only if a search reads a list (see ``deferred``).
+        self._pending: list[tuple[Callable, list]] | None = None
+
+    @contextmanager
+    def deferred(self) -> Iterator[None]:
+        """For a transaction that is always rolled back: ``add`` and ``forget`` only note
+        their entries, and a search for a common word counts them all first (``_settle``). A
+        search for any other word never reads the lists, and the work would be rolled back
+        unused: for a read at a commit 100 files away, half of a 24 ms search."""
+        self._pending = []
+        try:
+            yield
+        finally:
+            self._pending = None
+
+    def _settle(self) -> None:
+        """Do the work ``deferred`` noted, in its order."""
+        pending, self._pending = self._pending or [], []
+        for work, rows in pending:
+            work(rows)
 
     def _scratch(self) -> None:
         """The temporary tables (each connection has its own, and a rolled-back transaction
@@ -208,6 +229,12 @@ class CommonWords:
     def add(self, texts: list[tuple[int, str, str, str]]) -> None:
         """Entries just added to ``search`` (id, title, text, body): each common word they hold
         counts them, and each that scores at least the word's floor joins its list."""
+        if self._pending is not None:
+            self._pending.append((self._add, list(texts)))
+        else:
+            self._add(texts)
+
+    def _add(self, texts: list[tuple[int, str, str, str]]) -> None:
         db = self.db
         if not texts or db.execute("SELECT 1 FROM common LIMIT 1").fetchone() is None:
             return
@@ -240,6 +267,12 @@ class CommonWords:
         """Entries just taken out of ``search`` (id, and the texts they were indexed with):
         they leave every list, and each common word counts those that held it fewer (their
         texts tokenized at once: one by one, 100 entries took 46 ms)."""
+        if self._pending is not None:
+            self._pending.append((self._forget, list(gone)))
+        else:
+            self._forget(gone)
+
+    def _forget(self, gone: list[tuple[int, list[str]]]) -> None:
         if not gone:
             return
         db = self.db
@@ -256,6 +289,8 @@ class CommonWords:
             )
 
     def clear(self) -> None:
+        if self._pending is not None:
+            self._pending.clear()  # what they would count is gone
         self.db.execute("DELETE FROM champions")
         self.db.execute("DELETE FROM common")
 
@@ -278,6 +313,11 @@ class CommonWords:
         ).fetchone()
         if found is None or not found[1].startswith(prefix):
             return None
+        if self._pending:  # the word's count and list, with the entries moved meanwhile
+            self._settle()
+            found = db.execute(
+                "SELECT id, token, avgdl, floor, hits FROM common WHERE id = ?", (found[0],)
+            ).fetchone()
         word = Word(*found)
         # A champion list is one word's: the prefix must match no other word of the index.
         # (The vocabulary counts the rows of each word it passes, 6 ms for a common one: it

@@ -234,7 +234,7 @@ class Index:
     def trying(self) -> Iterator[None]:
         """A write transaction that is always rolled back: what is read inside it sees the
         changes made inside it, and nobody else ever does."""
-        with self.lock:
+        with self.lock, self.common.deferred():
             self.db.execute("BEGIN IMMEDIATE")
             try:
                 yield
