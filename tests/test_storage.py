@@ -119,6 +119,38 @@ def test_last_changes_match_git_log(history) -> None:
     store.close()
 
 
+def test_the_build_walk_finds_what_git_log_finds_across_merges(make_site) -> None:
+    """The index build's walk (many paths) reads the history above the first merge without
+    pathspecs, then from that merge with them: what `git log -1 -- <path>` says, even where a
+    merge kept one side's file and dropped a newer change of the other side."""
+    site = make_site({"admin/config.yml": "collections: []\n", "posts/a.md": "A1\n"})
+    git = site.repo.git
+    git.checkout("-q", "-b", "side")
+    side = site.commit({"posts/a.md": "A side\n", "posts/b.md": "B side\n"}, "Side", date=DAY2)
+    git.checkout("-q", "main")
+    kept = site.commit({"posts/a.md": "A main\n"}, "Main", date="2024-01-01T09:00:00Z")
+    with git.custom_environment(GIT_AUTHOR_DATE=DAY3, GIT_COMMITTER_DATE=DAY3):
+        git.merge("-q", "--no-ff", "-s", "ours", "-m", "Merge, keeping main's files", "side")
+    merge = site.head
+    site.commit({"posts/c.md": "C\n", "notes.txt": "outside the content\n"}, "Add c", date=DAY3)
+    last = site.commit({"posts/d.md": "D\n"}, "Add d", date=DAY3)
+    store = GitStore(site.path)
+    paths = ["posts/a.md", "posts/b.md", "posts/c.md", "posts/d.md", "posts/missing.md"]
+    found = store.first_changes(last, paths, ["posts/"], background=True)
+    expected = {}
+    for path in paths:
+        commit = git.log("-1", "--format=%H", last, "--", path)
+        if commit:
+            expected[path] = commit
+    assert {path: change.commit for path, change in found.items()} == expected
+    assert expected["posts/a.md"] == kept != side  # the merge dropped the newer side change
+    assert merge not in expected.values()
+    store.close()
+
+
+DAY2, DAY3 = "2024-02-01T09:00:00Z", "2024-03-01T09:00:00Z"
+
+
 def test_last_changes_walk_one_path_at_a_time_over_a_commit_graph(history) -> None:
     """With a commit-graph of changed paths, each path is walked on its own, as `git log -1
     -- <path>` does (git uses the graph's filters for one path only): the same answers."""

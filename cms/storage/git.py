@@ -615,6 +615,13 @@ class GitStore:
         """The commits of ``git log <revisions> -- <pathspecs>``, newest first, each with the
         paths it changed (no rename detection: a rename touches both paths). A ``background``
         walk runs at the lowest CPU priority: it takes only what other work leaves."""
+        for change, _, paths in self._log(revisions, pathspecs, background):
+            yield change, paths
+
+    def _log(
+        self, revisions: list[str], pathspecs: list[str], background: bool
+    ) -> Iterator[tuple[Change, int, list[str]]]:
+        """``log``'s commits, each with its number of parents."""
         for revision in revisions:
             if not REVISION.fullmatch(revision):
                 raise ValueError(f"not a commit or a range of commits: {revision!r}")
@@ -626,7 +633,7 @@ class GitStore:
             "--no-renames",
             "--name-only",
             "-z",
-            "--format=%x01%H%x00%aI%x00%an%x00%ae%x00",
+            "--format=%x01%H%x00%aI%x00%an%x00%ae%x00%P%x00",
             *revisions,
             "--",
             *pathspecs,
@@ -636,6 +643,7 @@ class GitStore:
         )
         assert process.stdout is not None
         current: Change | None = None
+        parents = 0
         paths: list[str] = []
         header: list[str] = []
         try:
@@ -643,16 +651,16 @@ class GitStore:
                 text = record.decode("utf-8", "surrogateescape").lstrip("\n")
                 if text.startswith("\x01"):
                     if current is not None:
-                        yield current, paths
+                        yield current, parents, paths
                     current, paths, header = None, [], [text[1:]]
                 elif header:
                     header.append(text)
-                    if len(header) == 4:
-                        current, header = Change(*header), []
+                    if len(header) == 5:
+                        current, parents, header = Change(*header[:4]), len(text.split()), []
                 elif text and current is not None:
                     paths.append(text)
             if current is not None:
-                yield current, paths
+                yield current, parents, paths
         finally:
             process.stdout.close()
             if process.poll() is None:
@@ -779,6 +787,11 @@ class GitStore:
         found: dict[str, Change] = {}
         if not remaining:
             return found
+        if pathspecs is not None and len(remaining) > 1:
+            merge = self._linear_changes(commit, remaining, found, background)
+            if merge is None or not remaining:
+                return found
+            commit = merge
         walk = self.log([commit], sorted(remaining) if pathspecs is None else pathspecs, background)
         try:
             for change, touched in walk:
@@ -791,6 +804,32 @@ class GitStore:
         finally:
             walk.close()  # stops git if it is still walking
         return found
+
+    def _linear_changes(
+        self, commit: str, remaining: set[str], found: dict[str, Change], background: bool
+    ) -> str | None:
+        """``first_changes`` down to the first merge, by a walk without pathspecs: git then
+        compares each commit with its parent once, where a walk limited to pathspecs compares
+        them twice (once more to simplify the history) and matches every file of a tree
+        against every pathspec: 16 CPU-s instead of 36 on 2,000 commits of a 100,000-file
+        folder. Above the first merge the walk is one line of commits, the one the limited
+        walk takes (its simplification drops only commits that change none of the paths);
+        from a merge on, the history it would simplify is walked with the pathspecs. The
+        paths found go from ``remaining`` to ``found``; the first merge met, or None."""
+        walk = self._log([commit], [], background)
+        try:
+            for change, parents, touched in walk:
+                if parents > 1:
+                    return change.commit
+                for path in touched:
+                    if path in remaining:
+                        found[path] = change
+                        remaining.discard(path)
+                if not remaining:
+                    break
+        finally:
+            walk.close()
+        return None
 
 
 LINK_MODE = 0o120000
