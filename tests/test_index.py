@@ -871,6 +871,39 @@ def test_common_words_rank_from_their_lists_as_fts5_ranks_every_match(
     catalog.store.close()
 
 
+def test_the_build_makes_the_lists_in_two_connections_as_one_does(
+    tmp_path: Path, common_words
+) -> None:
+    """A build scans half of the common words on a second connection, in a thread: the lists
+    are those one connection makes, word for word (every word scanned, none twice)."""
+    site = generated_site(tmp_path / "site", seed=22, count=120)
+    catalog = catalog_of(site.path, tmp_path / "index")
+    scanned: list[str] = []
+    connections: set[int] = set()
+    original = common._scanned
+
+    def spy(db, tokens, *rest):
+        scanned.extend(tokens)
+        connections.add(id(db))
+        yield from original(db, tokens, *rest)
+
+    common._scanned = spy
+    try:
+        catalog.rebuild()
+    finally:
+        common._scanned = original
+    built = dump(catalog, lists=True)["lists"]
+    words = [token for token, *_ in built]
+    assert len(set(words)) >= 8 and sorted(scanned) == sorted(set(words))
+    assert len(connections) == 2
+    index = catalog.current()
+    with index.writing():
+        index.choose_common(always=True)  # in this one connection
+    assert dump(catalog, lists=True)["lists"] == built
+    catalog.close()
+    catalog.store.close()
+
+
 def common_counts(index: Index) -> dict[str, tuple[int, int]]:
     """Each common word's count of matching entries as kept with its list, and as FTS5 counts."""
     return {

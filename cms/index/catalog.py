@@ -344,8 +344,14 @@ class Catalog:
             for batch in self._parsed(everything, progress):
                 done += index.insert(snapshot, batch)
                 _report(progress, "index", done, len(everything))
-            index.choose_common(always=True)
-            db.execute("COMMIT")
+            db.execute("COMMIT")  # for a second connection to read the entries
+            helper = sqlite3.connect(temporary, isolation_level=None, check_same_thread=False)
+            try:
+                db.execute("BEGIN")
+                index.choose_common(always=True, helper=helper)
+                db.execute("COMMIT")
+            finally:
+                helper.close()
             index.create_indexes()
             db.execute("ANALYZE")  # statistics for the query planner
             _report(progress, "history", 0, 1)

@@ -387,13 +387,14 @@ class Index:
         if search:
             self._unsearch(ids)
 
-    def choose_common(self, always: bool = False) -> None:
+    def choose_common(self, always: bool = False, helper: sqlite3.Connection | None = None) -> None:
         """Make the common words' lists of best entries anew: after a build (``always``), or
-        once the index has grown or shrunk by a quarter since they were made."""
+        once the index has grown or shrunk by a quarter since they were made (``helper``: see
+        ``CommonWords.choose``)."""
         rows, _ = self.common.averages()
         chosen = int(self.meta().get("common_rows", "0"))
         if always or abs(rows - chosen) * 4 > chosen:
-            self.common.choose()
+            self.common.choose(helper)
             self.set_meta(common_rows=str(rows))
 
     def delete_all(self) -> None:
