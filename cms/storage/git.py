@@ -16,7 +16,7 @@ import os
 import re
 import subprocess
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -620,7 +620,7 @@ class GitStore:
 
     def _log(
         self, revisions: list[str], pathspecs: list[str], background: bool
-    ) -> Iterator[tuple[Change, int, list[str]]]:
+    ) -> Generator[tuple[Change, int, list[str]], None, None]:
         """``log``'s commits, each with its number of parents."""
         for revision in revisions:
             if not REVISION.fullmatch(revision):
@@ -788,48 +788,45 @@ class GitStore:
         if not remaining:
             return found
         if pathspecs is not None and len(remaining) > 1:
-            merge = self._linear_changes(commit, remaining, found, background)
+            # Down to the first merge, a walk without pathspecs: git then compares each commit
+            # with its parent once, where a walk limited to pathspecs compares them twice
+            # (once more to simplify the history) and matches every file of a tree against
+            # every pathspec (13.8 s instead of 31.8 on 2,000 commits of a 100,000-file
+            # folder, three pathspecs). Above the first merge the history is one line of
+            # commits, the one the limited walk takes (its simplification drops only commits
+            # that change none of the paths); from that merge on, the history it would
+            # simplify is walked with the pathspecs.
+            merge = _take(self._log([commit], [], background), remaining, found, merges=False)
             if merge is None or not remaining:
                 return found
             commit = merge
-        walk = self.log([commit], sorted(remaining) if pathspecs is None else pathspecs, background)
-        try:
-            for change, touched in walk:
-                for path in touched:
-                    if path in remaining:
-                        found[path] = change
-                        remaining.discard(path)
-                if not remaining:
-                    break
-        finally:
-            walk.close()  # stops git if it is still walking
+        specs = sorted(remaining) if pathspecs is None else pathspecs
+        _take(self._log([commit], specs, background), remaining, found)
         return found
 
-    def _linear_changes(
-        self, commit: str, remaining: set[str], found: dict[str, Change], background: bool
-    ) -> str | None:
-        """``first_changes`` down to the first merge, by a walk without pathspecs: git then
-        compares each commit with its parent once, where a walk limited to pathspecs compares
-        them twice (once more to simplify the history) and matches every file of a tree
-        against every pathspec: 16 CPU-s instead of 36 on 2,000 commits of a 100,000-file
-        folder. Above the first merge the walk is one line of commits, the one the limited
-        walk takes (its simplification drops only commits that change none of the paths);
-        from a merge on, the history it would simplify is walked with the pathspecs. The
-        paths found go from ``remaining`` to ``found``; the first merge met, or None."""
-        walk = self._log([commit], [], background)
-        try:
-            for change, parents, touched in walk:
-                if parents > 1:
-                    return change.commit
-                for path in touched:
-                    if path in remaining:
-                        found[path] = change
-                        remaining.discard(path)
-                if not remaining:
-                    break
-        finally:
-            walk.close()
-        return None
+
+def _take(
+    walk: Generator[tuple[Change, int, list[str]], None, None],
+    remaining: set[str],
+    found: dict[str, Change],
+    merges: bool = True,
+) -> str | None:
+    """Move each path of ``remaining`` to ``found`` with the first commit of ``walk`` that
+    changed it; git is stopped once every path is found. Without ``merges``, the walk stops
+    at the first merge commit, which is given back (None when there was none)."""
+    try:
+        for change, parents, touched in walk:
+            if parents > 1 and not merges:
+                return change.commit
+            for path in touched:
+                if path in remaining:
+                    found[path] = change
+                    remaining.discard(path)
+            if not remaining:
+                break
+    finally:
+        walk.close()  # stops git if it is still walking
+    return None
 
 
 LINK_MODE = 0o120000
