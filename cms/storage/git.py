@@ -615,8 +615,12 @@ class GitStore:
         """The commits of ``git log <revisions> -- <pathspecs>``, newest first, each with the
         paths it changed (no rename detection: a rename touches both paths). A ``background``
         walk runs at the lowest CPU priority: it takes only what other work leaves."""
-        for change, _, paths in self._log(revisions, pathspecs, background):
-            yield change, paths
+        walk = self._log(revisions, pathspecs, background)
+        try:
+            for change, _, paths in walk:
+                yield change, paths
+        finally:
+            walk.close()  # stops git when the caller stops early
 
     def _log(
         self, revisions: list[str], pathspecs: list[str], background: bool
