@@ -119,6 +119,9 @@ def test_last_changes_match_git_log(history) -> None:
     store.close()
 
 
+DAY2, DAY3 = "2024-02-01T09:00:00Z", "2024-03-01T09:00:00Z"
+
+
 def test_the_build_walk_finds_what_git_log_finds_across_merges(make_site) -> None:
     """The index build's walk (many paths) reads the history above the first merge without
     pathspecs, then from that merge with them: what `git log -1 -- <path>` says, even where a
@@ -146,9 +149,6 @@ def test_the_build_walk_finds_what_git_log_finds_across_merges(make_site) -> Non
     assert expected["posts/a.md"] == kept != side  # the merge dropped the newer side change
     assert merge not in expected.values()
     store.close()
-
-
-DAY2, DAY3 = "2024-02-01T09:00:00Z", "2024-03-01T09:00:00Z"
 
 
 def test_last_changes_walk_one_path_at_a_time_over_a_commit_graph(history) -> None:

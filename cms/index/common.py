@@ -27,9 +27,9 @@ from __future__ import annotations
 
 import math
 import sqlite3
-import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -56,18 +56,17 @@ CREATE TABLE IF NOT EXISTS champions (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS champions_entry ON champions (entry);
 """
-# Every occurrence of each word in the index (its entry and column).
-SEEN = "CREATE VIRTUAL TABLE IF NOT EXISTS temp.search_seen USING fts5vocab(main, search, instance)"
 # The words of a few texts, tokenized as ``search`` tokenizes them, and every occurrence.
-SCRATCH = f"""
+SCRATCH = """
 CREATE VIRTUAL TABLE IF NOT EXISTS temp.tokens USING fts5 (
     title, text, body, content = '', tokenize = "unicode61 remove_diacritics 2"
 );
 CREATE VIRTUAL TABLE IF NOT EXISTS temp.tokens_seen USING fts5vocab(temp, tokens, instance);
 CREATE VIRTUAL TABLE IF NOT EXISTS temp.tokens_terms USING fts5vocab(temp, tokens, row);
 CREATE VIRTUAL TABLE IF NOT EXISTS temp.search_terms USING fts5vocab(main, search, row);
-{SEEN};
 """
+# Every occurrence of each word in the index (its entry and column), for ``_scanned``.
+SEEN = "CREATE VIRTUAL TABLE IF NOT EXISTS temp.search_seen USING fts5vocab(main, search, instance)"
 # ``tokens`` keeps no copy of the texts (``content = ''``): emptied at once, not row by row.
 EMPTY = "INSERT INTO temp.tokens (tokens) VALUES ('delete-all')"
 
@@ -224,28 +223,14 @@ class CommonWords:
             "SELECT term, doc FROM temp.search_terms WHERE doc >= ? ORDER BY term", (COMMON,)
         ).fetchall()
         sizes = [(i, sum(varints(sz))) for i, sz in db.execute("SELECT id, sz FROM search_docsize")]
-        lists: dict[str, list] = {}
+        words = [token for token, _ in tokens]
         if helper is None:
-            lists.update(_scanned(db, [token for token, _ in tokens], sizes, avgdl))
-        else:  # alternate words to each (the list is in the order of the words, not of sizes)
-            theirs: dict[str, list] = {}
-            failed: list[BaseException] = []
-
-            def scan() -> None:
-                try:
-                    theirs.update(_scanned(helper, [t for t, _ in tokens[1::2]], sizes, avgdl))
-                except BaseException as error:  # raised in the caller's thread
-                    failed.append(error)
-
-            thread = threading.Thread(target=scan, name="cms-common")
-            thread.start()
-            try:
-                lists.update(_scanned(db, [token for token, _ in tokens[::2]], sizes, avgdl))
-            finally:
-                thread.join()
-            if failed:
-                raise failed[0]
-            lists.update(theirs)
+            lists = dict(_scanned(db, words, sizes, avgdl))
+        else:  # every other word to each (the words are in their order, not their sizes')
+            with ThreadPoolExecutor(1, thread_name_prefix="cms-common") as pool:
+                theirs = pool.submit(lambda: dict(_scanned(helper, words[1::2], sizes, avgdl)))
+                lists = dict(_scanned(db, words[::2], sizes, avgdl))
+                lists.update(theirs.result())  # raises here what the thread raised
         for token, hits in tokens:
             scored = sorted(
                 ((score(float(f), float(d), avgdl), doc, f, d) for doc, f, d in lists[token]),
