@@ -153,17 +153,22 @@ def test_once_with_two_replicas_and_across_a_restart(sample_repo, tmp_path) -> N
         assert scheduled[0] == 201, scheduled[2]
         servers["a"].stop()  # a restart: the schedule is a ref, on the remote too
         servers["a"] = start("a")
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            if git(remote, "for-each-ref", "refs/cms/") == "" and all(
-                git(works[n], "rev-parse", "main") == git(remote, "rev-parse", "main")
-                for n in works
-            ):
+        # The replica that publishes pushes the merge, then removes the schedule: the other
+        # one can fetch the merge in between and still hold the schedule until its next sync
+        # (a second later). Both replicas are waited for, each listing no schedule.
+        deadline = time.monotonic() + 30
+        while True:
+            listed = {n: json.loads(call(n, "GET", "/api/v1/schedules")[2]) for n in works}
+            heads = {n: git(works[n], "rev-parse", "main") for n in works}
+            settled = (
+                git(remote, "for-each-ref", "refs/cms/") == ""
+                and set(heads.values()) == {git(remote, "rev-parse", "main")}
+                and listed == {n: [] for n in works}
+            )
+            if settled or time.monotonic() > deadline:
                 break
             time.sleep(0.2)
-        for name in works:
-            body = call(name, "GET", "/api/v1/schedules")[2]
-            assert json.loads(body) == []
+        assert settled, (git(remote, "for-each-ref", "refs/cms/"), heads, listed)
     finally:
         for server in servers.values():
             server.stop()
