@@ -24,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.server import ROOT, Server
 from cms.storage.seed import seed_repository
 
+BROWSER = {"Accept-Encoding": "gzip, deflate, br"}
 SCENARIOS = [
     ("one entry", "/api/v1/collections/pages/entries/accueil", {}),
     ("one entry, 304", "/api/v1/collections/pages/entries/accueil", {"If-None-Match": None}),
@@ -43,6 +44,17 @@ SCENARIOS = [
         {},
     ),
     ("collections", "/api/v1/collections", {}),
+    # As a browser asks: brotli, the compressed bytes kept per body (cms.api.responses.encoded).
+    (
+        "filtered, sorted page, brotli",
+        "/api/v1/collections/personnes/entries?filter[role]=eig&sort=-title&page_size=20",
+        BROWSER,
+    ),
+    (
+        "page with include, brotli",
+        "/api/v1/collections/pages/entries?include=talents.list,agents.list,profiles.list",
+        BROWSER,
+    ),
 ]
 
 

@@ -8,6 +8,7 @@ import gzip
 import brotli
 import pytest
 
+from cms.api import responses
 from tests.conftest import bearer, make_app
 
 ENTRY = "/api/v1/collections/pages/entries/accueil"
@@ -66,3 +67,26 @@ def test_a_compressed_tag_is_a_valid_if_match(sample_copy, tmp_path, accept: str
         headers={**bearer(app), "If-Match": tag},
     )
     assert changed.status_code == 200, changed.get_json()
+
+
+def test_an_answer_is_compressed_once_per_body_and_encoding(
+    sample_repo, tmp_path, monkeypatch
+) -> None:
+    """A browser asking again for the same answer is sent the bytes compressed the first time:
+    brotli takes longer than building a page served from the response cache."""
+    calls = []
+    for name, encode in list(responses.ENCODERS.items()):
+        monkeypatch.setitem(
+            responses.ENCODERS, name, lambda data, e=encode, n=name: calls.append(n) or e(data)
+        )
+    client = make_app(sample_repo, tmp_path / "instance").test_client()
+    first = client.get(LIST, headers=BROWSER)
+    again = client.get(LIST, headers=BROWSER)
+    assert first.headers["Content-Encoding"] == "br" and again.data == first.data
+    assert calls == ["br"]
+    gzipped = client.get(LIST, headers={"Accept-Encoding": "gzip"})
+    assert gzip.decompress(gzipped.data) == brotli.decompress(first.data)
+    # No time in the gzip header: every worker and replica sends the same bytes for a tag.
+    assert gzipped.data[4:8] == bytes(4)
+    assert client.get(ENTRY, headers=BROWSER).status_code == 200
+    assert calls == ["br", "gzip", "br"]

@@ -141,6 +141,10 @@ def init_api(app: Flask, service: ContentService, catalog: Catalog) -> Api:
     app.config["MAX_CONTENT_LENGTH"] = int(app.config["CMS_MAX_BODY_BYTES"])
     # Built responses: (body, etag, headers), at most 64 MB of bodies.
     app.extensions["cms.responses"] = LRU(4096, max_bytes=64 << 20, weigh=lambda b: len(b[0]))
+    # Their compressed forms, by encoding and body (kept with the body the key holds).
+    app.extensions["cms.encoded"] = LRU(
+        4096, max_bytes=32 << 20, weigh=lambda kept: len(kept[0]) + len(kept[1])
+    )
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
 
     api = Api(app)

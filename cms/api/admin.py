@@ -32,7 +32,7 @@ from werkzeug.exceptions import InternalServerError
 from cms.api.auth import current_token, tokens
 from cms.api.context import service
 from cms.api.errors import error_response, handle_cms_error, handle_http_exception
-from cms.api.responses import ENCODERS, dumps, encoding_for
+from cms.api.responses import dumps, encoded, encoding_for
 from cms.auth import Token
 from cms.content.decap import READS, DecapProxy, Editor, ProxyNotFound
 from cms.errors import CMSError, Forbidden, Unauthorized, Unprocessable
@@ -276,7 +276,7 @@ def cached_read(action: str, params: dict[str, Any], editor: Editor) -> Response
 def answer(body: bytes, status: int = 200) -> Response:
     """A proxy answer, compressed as the read API's are when the client takes it."""
     encoding = encoding_for(body)
-    data = ENCODERS[encoding](body) if encoding else body
+    data = encoded(body, encoding) if encoding else body
     response = Response(data, status=status, mimetype="application/json")
     if encoding:
         response.headers["Content-Encoding"] = encoding

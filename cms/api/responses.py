@@ -13,6 +13,7 @@ from typing import Any
 import brotli
 from flask import Response, current_app, g, request
 
+from cms.storage.lru import LRU
 from cms.storage.refs import FULL_SHA
 
 IMMUTABLE = "max-age=31536000, immutable"
@@ -24,9 +25,21 @@ REVALIDATE = "no-cache"
 MIN_COMPRESSED = 1024
 ENCODERS = {
     "br": lambda data: brotli.compress(data, quality=5),
-    "gzip": lambda data: gzip.compress(data, 6),
+    "gzip": lambda data: gzip.compress(data, 6, mtime=0),
 }
 SUFFIXES = tuple(f"-{name}" for name in ENCODERS)
+
+
+def encoded(body: bytes, encoding: str) -> bytes:
+    """``body`` compressed with ``encoding``, once per body: a browser asking again for an
+    answer served from the response cache is sent the bytes compressed the first time
+    (brotli takes longer than the rest of such a request)."""
+    cache: LRU[tuple[str, bytes], tuple[bytes, bytes]] = current_app.extensions["cms.encoded"]
+    key = (encoding, body)
+    hit = cache.get(key)
+    if hit is None:
+        hit = cache.put(key, (body, ENCODERS[encoding](body)))
+    return hit[1]
 
 
 def encoding_for(body: bytes) -> str | None:
@@ -98,7 +111,7 @@ def json_response(
     if any(request.if_none_match.contains_weak(t) for t in tags_of(etag)):
         response = Response(status=304)
     elif encoding:
-        response = Response(ENCODERS[encoding](body), status=200, mimetype="application/json")
+        response = Response(encoded(body, encoding), status=200, mimetype="application/json")
         response.headers["Content-Encoding"] = encoding
     else:
         response = Response(body, status=200, mimetype="application/json")
