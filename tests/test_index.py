@@ -30,7 +30,14 @@ from cms.content.service import relation_key
 from cms.index import Catalog, Index, common, filters, limit
 from cms.index import catalog as catalog_module
 from cms.index.catalog import items
-from cms.index.index import MARK_END, MARK_START, highlight, match_query
+from cms.index.index import (
+    BUILD_POSTINGS,
+    MARK_END,
+    MARK_START,
+    POSTINGS,
+    highlight,
+    match_query,
+)
 from cms.index.limit import QueryTooSlow, time_limit
 from cms.index.sql import where_sql
 from cms.index.texts import TABLES as TEXT_TABLES
@@ -900,6 +907,38 @@ def test_the_build_makes_the_lists_in_two_connections_as_one_does(
     with index.writing():
         index.choose_common(always=True)  # in this one connection
     assert dump(catalog, lists=True)["lists"] == built
+    catalog.close()
+    catalog.store.close()
+
+
+def segments(index: Index) -> int:
+    """How many segments FTS5's index of ``search`` is in: the second number of its structure
+    record (row 10 of ``search_data``, after a 4-byte cookie)."""
+    (record,) = index.db.execute("SELECT block FROM search_data WHERE id = 10").fetchone()
+    return common.varints(record[4:])[1]
+
+
+def test_a_build_leaves_the_full_text_index_in_one_segment(tmp_path: Path, monkeypatch) -> None:
+    """A build lets FTS5 hold ``BUILD_POSTINGS`` bytes of postings before it writes a segment,
+    then merges the segments into one: the first writes after it never merge the build's
+    segments, and the writes that follow hold FTS5's own 1 MB, the size kept in the file."""
+    site = generated_site(tmp_path / "site", seed=23, count=40)
+    catalog = catalog_of(site.path, tmp_path / "index")
+    held: list[int] = []
+    original = Index.hold_postings
+
+    def spy(index: Index, size: int) -> None:
+        held.append(size)
+        original(index, size)
+
+    monkeypatch.setattr(Index, "hold_postings", spy)
+    monkeypatch.setattr(catalog_module, "BUILD_POSTINGS", 2048)  # a segment every few entries
+    catalog.rebuild()
+    assert held == [2048, POSTINGS] and BUILD_POSTINGS > POSTINGS == 1 << 20
+    index = catalog.current()
+    config = index.db.execute("SELECT v FROM search_config WHERE k = 'hashsize'")
+    assert config.fetchall() == [(POSTINGS,)]
+    assert segments(index) == 1
     catalog.close()
     catalog.store.close()
 

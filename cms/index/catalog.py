@@ -36,7 +36,7 @@ from cms.content.query import Page, Query
 from cms.content.service import ContentService, Snapshot, nfc, relation_key
 from cms.errors import CMSError, NotFound, RepositoryError
 from cms.index.filters import Filters, new_state
-from cms.index.index import VERSION, Hit, Hits, Index, Item
+from cms.index.index import BUILD_POSTINGS, POSTINGS, VERSION, Hit, Hits, Index, Item
 from cms.index.limit import time_limit
 from cms.index.rows import index_path
 from cms.model import Collection, Model
@@ -337,6 +337,7 @@ class Catalog:
             db.execute("PRAGMA synchronous = OFF")
             index = Index(db, self.documents)
             index.create()
+            index.hold_postings(BUILD_POSTINGS)
             everything = list(items(snapshot))
             changes = Changes(self.store, snapshot, [item.path for item in everything])
             db.execute("BEGIN")
@@ -344,6 +345,7 @@ class Catalog:
             for batch in self._parsed(everything, progress):
                 done += index.insert(snapshot, batch)
                 _report(progress, "index", done, len(everything))
+            index.merge_segments()
             db.execute("COMMIT")  # for a second connection to read the entries
             helper = sqlite3.connect(temporary, isolation_level=None, check_same_thread=False)
             try:
@@ -358,6 +360,7 @@ class Catalog:
             db.execute("BEGIN")
             index.set_changes(changes.result().items())
             _report(progress, "history", 1, 1)
+            index.hold_postings(POSTINGS)
             index.set_meta(
                 version=VERSION,
                 commit=snapshot.commit,
