@@ -879,7 +879,7 @@ def test_common_words_rank_from_their_lists_as_fts5_ranks_every_match(
 
 
 def test_the_build_makes_the_lists_in_two_connections_as_one_does(
-    tmp_path: Path, common_words
+    tmp_path: Path, common_words, monkeypatch
 ) -> None:
     """A build scans half of the common words on a second connection, in a thread: the lists
     are those one connection makes, word for word (every word scanned, none twice)."""
@@ -894,11 +894,8 @@ def test_the_build_makes_the_lists_in_two_connections_as_one_does(
         connections.add(id(db))
         yield from original(db, tokens, *rest)
 
-    common._scanned = spy
-    try:
-        catalog.rebuild()
-    finally:
-        common._scanned = original
+    monkeypatch.setattr(common, "_scanned", spy)
+    catalog.rebuild()
     built = dump(catalog, lists=True)["lists"]
     words = [token for token, *_ in built]
     assert len(set(words)) >= 8 and sorted(scanned) == sorted(set(words))
